@@ -1,0 +1,153 @@
+//! The `main` every tool shares: parse flags (usage errors are one line,
+//! exit 2), set up logging on stderr, run the tool, print the one JSON
+//! document on stdout, and map the outcome to the exit status.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Parser};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::calls::ApiCounter;
+use crate::error::{exit_status, one_line};
+use crate::report::Report;
+
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Output")]
+pub struct LogArgs {
+    /// More detail on stderr (-vv for the SDK's own logs)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Nothing on stderr but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// Flags every tool's argument struct exposes to the shared `main`.
+pub trait ToolArgs: Parser {
+    fn log_args(&self) -> &LogArgs;
+}
+
+/// One run of a tool: the report it builds and the calls it counts.
+#[derive(Debug)]
+pub struct Run {
+    pub report: Report,
+    pub calls: ApiCounter,
+}
+
+impl Run {
+    pub fn new(tool: &'static str) -> Self {
+        Run { report: Report::new(tool), calls: ApiCounter::new() }
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.report.dry_run
+    }
+
+    /// Under dry-run the counter refuses every mutating call.
+    pub fn set_dry_run(&mut self, dry_run: bool) {
+        self.report.dry_run = dry_run;
+        self.calls.set_read_only(dry_run);
+    }
+}
+
+fn init_logging(tool: &str, log: &LogArgs) {
+    let ours = match (log.quiet, log.verbose) {
+        (true, _) => LevelFilter::ERROR,
+        (false, 0) => LevelFilter::INFO,
+        (false, 1) => LevelFilter::DEBUG,
+        (false, _) => LevelFilter::TRACE,
+    };
+    let others = match (log.quiet, log.verbose) {
+        (true, _) => LevelFilter::ERROR,
+        (false, 0 | 1) => LevelFilter::WARN,
+        (false, _) => LevelFilter::DEBUG,
+    };
+    let filter =
+        Targets::new().with_default(others).with_target("common", ours).with_target(tool.replace('-', "_"), ours);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .with_target(false);
+    let _ = tracing_subscriber::registry().with(filter).with(fmt).try_init();
+}
+
+/// Renders a clap error as one line: `the following required arguments were
+/// not provided: --client <NAME>`.
+fn usage_error_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let body = text.split("\n\nUsage:").next().unwrap_or(&text);
+    let line = one_line(body);
+    line.strip_prefix("error: ").unwrap_or(&line).to_owned()
+}
+
+/// Runs a tool: `common::cli::main("mk-buckets", mk_buckets::run)`.
+pub fn main<A, F>(tool: &'static str, body: F) -> ExitCode
+where
+    A: ToolArgs,
+    F: AsyncFnOnce(A, &mut Run) -> anyhow::Result<()>,
+{
+    let args = match A::try_parse() {
+        Ok(a) => a,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {} (see {tool} --help)", usage_error_line(&e));
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(tool, args.log_args());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut run = Run::new(tool);
+    let outcome = runtime.block_on(body(args, &mut run));
+    let status = match &outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            let line = one_line(&format!("{e:#}"));
+            eprintln!("error: {line}");
+            run.report.error = Some(line);
+            exit_status(e)
+        }
+    };
+    let doc = run.report.to_json(&run.calls.snapshot());
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, &doc);
+    let _ = writeln!(out);
+    ExitCode::from(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Parser, Debug)]
+    struct T {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        count: Option<u8>,
+    }
+
+    #[test]
+    fn usage_errors_fit_on_one_line() {
+        let e = T::try_parse_from(["t"]).unwrap_err();
+        let line = usage_error_line(&e);
+        assert!(!line.contains('\n'));
+        assert!(line.contains("--client"), "{line}");
+        let e = T::try_parse_from(["t", "--client", "a", "--count", "x"]).unwrap_err();
+        let line = usage_error_line(&e);
+        assert!(line.contains("--count") && line.contains("'x'"), "{line}");
+    }
+}
