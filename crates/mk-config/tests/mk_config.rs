@@ -1,0 +1,162 @@
+//! mk-config against the emulator (for --upload), with documents and
+//! secrets laid out as the other tools leave them.
+
+use std::path::{Path, PathBuf};
+
+use analytics_tests::{Account, ToolRun, mode, run, unique_client};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mk-config");
+
+struct Layout {
+    _dir: tempfile::TempDir,
+    state: PathBuf,
+    secrets: PathBuf,
+    client: String,
+}
+
+const ES_SECRET: &str = "es-secret-K3y/with+chars";
+const DB_PASSWORD: &str = "db'pa\"ss:#word";
+
+fn doc(tool: &str, client: &str, outputs: Value) -> Value {
+    json!({"tool": tool, "client": client, "region": "us-east-1", "dry_run": false,
+           "changes": [], "outputs": outputs, "findings": [], "api_calls": {"total": 1, "mutating": 0}})
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn layout(with_edxapp: bool) -> Layout {
+    let dir = tempfile::tempdir().unwrap();
+    let c = unique_client("c");
+    let state = dir.path().join("state");
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    let key_file = secrets.join(format!("{c}-analytics-elasticsearch.access-key.json"));
+    write(&key_file, &json!({"user": "u", "access_key_id": "AKIAEXAMPLE", "secret_access_key": ES_SECRET}).to_string());
+    let creds =
+        |user: &str| json!({"host": "db.local", "port": "3306", "username": user, "password": DB_PASSWORD}).to_string();
+    write(&secrets.join("edxanalytics_creds"), &creds("analytics"));
+    if with_edxapp {
+        write(&secrets.join("edxapp_creds"), &creds("edxapp_ro"));
+    }
+    let docs = [
+        doc(
+            "mk-iam",
+            &c,
+            json!({"users": {"elasticsearch": {"name": "u", "access_key_id": "AKIAEXAMPLE", "access_key_file": key_file}}}),
+        ),
+        doc(
+            "mk-buckets",
+            &c,
+            json!({"buckets": {"tracking_logs": format!("{c}-tracking-logs"), "emr": format!("{c}-analytics-emr"),
+                   "edxanalytics": format!("{c}-edxanalytics")}, "emr_log_uri": format!("s3://{c}-analytics-emr/logs")}),
+        ),
+        doc("mk-vpc", &c, json!({"vpc_id": "vpc-1", "subnet_ids": ["subnet-abc"]})),
+        doc("mk-sg", &c, json!({"security_groups": {"emr_master": "sg-m", "emr_slave": "sg-s"}})),
+        doc("mk-es", &c, json!({"endpoint": "https://search-x.us-east-1.es.amazonaws.com", "region": "us-east-1"})),
+        doc("mk-ec2", &c, json!({"key_pairs": {"analytics": {"name": format!("{c}-analytics")}}})),
+    ];
+    for d in docs {
+        write(&state.join(format!("{}.json", d["tool"].as_str().unwrap())), &serde_json::to_string_pretty(&d).unwrap());
+    }
+    Layout { _dir: dir, state, secrets, client: c }
+}
+
+fn mk_config(a: &Account, l: &Layout, extra: &[&str]) -> ToolRun {
+    let mut cmd = a.command(BIN);
+    cmd.arg("--client").arg(&l.client).arg("--secrets-dir").arg(&l.secrets).args(extra);
+    for f in std::fs::read_dir(&l.state).unwrap() {
+        cmd.arg(f.unwrap().path());
+    }
+    run(&mut cmd)
+}
+
+fn read(l: &Layout, name: &str) -> String {
+    std::fs::read_to_string(l.secrets.join(name)).unwrap()
+}
+
+#[tokio::test]
+async fn writes_every_file_0600_and_reruns_unchanged() {
+    let a = Account::fresh().await;
+    let l = layout(true);
+    let r = mk_config(&a, &l, &[]).ok();
+    for name in ["vars-analytics.yml", "emr-vars.yml", "analytics-override.cfg", "jenkins_env"] {
+        assert_eq!(r.action("secure-config-file", name), "created");
+        assert_eq!(mode(l.secrets.join(name)), 0o600, "{name}");
+    }
+    assert_eq!(mode(&l.secrets), 0o700);
+    assert_eq!(r.action("secure-config-file", "edxapp_creds"), "unchanged");
+    assert_eq!(r.total(), 0, "no AWS call without --upload");
+
+    let vars: Value = serde_saphyr::from_str(&read(&l, "vars-analytics.yml")).unwrap();
+    assert_eq!(vars["ANALYTICS_MYSQL_PASSWORD"], DB_PASSWORD);
+    assert_eq!(vars["ANALYTICS_MYSQL_HOST"], "db.local");
+    assert_eq!(vars["ANALYTICS_API_ELASTICSEARCH_AWS_SECRET_ACCESS_KEY"], ES_SECRET);
+    assert_eq!(vars["ANALYTICS_API_ELASTICSEARCH_LEARNERS_HOST"], "https://search-x.us-east-1.es.amazonaws.com");
+    assert_eq!(vars["INSIGHTS_NGINX_PORT"], 80);
+    let emr: Value = serde_saphyr::from_str(&read(&l, "emr-vars.yml")).unwrap();
+    assert_eq!(emr["vpc_subnet_id"], "subnet-abc");
+    assert_eq!(emr["keypair_name"], format!("{}-analytics", l.client));
+    assert_eq!(emr["emr_managed_slave_security_group"], "sg-s");
+    let cfg = read(&l, "analytics-override.cfg");
+    assert!(cfg.contains(&format!("credentials=s3://{}-edxanalytics/edxanalytics_creds", l.client)), "{cfg}");
+    assert!(read(&l, "jenkins_env").contains("EXTRA_VARS="));
+
+    for text in [&r.stdout, &r.stderr] {
+        assert!(!text.contains(ES_SECRET) && !text.contains(DB_PASSWORD), "a secret leaked:\n{text}");
+    }
+    mk_config(&a, &l, &[]).ok().all_unchanged();
+}
+
+#[tokio::test]
+async fn upload_puts_encrypted_credentials_once() {
+    let a = Account::fresh().await;
+    let l = layout(true);
+    let s3 =
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&a.sdk().await).force_path_style(true).build());
+    let bucket = format!("{}-edxanalytics", l.client);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+
+    let dry = mk_config(&a, &l, &["--upload", "--dry-run"]).ok();
+    assert_eq!(dry.mutating(), 0);
+    assert_eq!(dry.action("s3-object", &format!("s3://{bucket}/edxanalytics_creds")), "would-create");
+    assert!(!l.secrets.join("vars-analytics.yml").exists(), "dry-run writes no file");
+
+    let r = mk_config(&a, &l, &["--upload"]).ok();
+    for key in ["edxanalytics_creds", "edxapp_creds"] {
+        assert_eq!(r.action("s3-object", &format!("s3://{bucket}/{key}")), "created");
+        let o = s3.get_object().bucket(&bucket).key(key).send().await.unwrap();
+        assert_eq!(o.server_side_encryption().map(|e| e.as_str()), Some("AES256"));
+        let body = o.body.collect().await.unwrap().into_bytes();
+        let creds: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(creds["port"], "3306", "the port is a string");
+    }
+    let again = mk_config(&a, &l, &["--upload"]).ok().all_unchanged();
+    assert!(again.total() > 0);
+}
+
+#[tokio::test]
+async fn missing_inputs_are_named() {
+    let a = Account::fresh().await;
+    let l = layout(false);
+    std::fs::remove_file(l.state.join("mk-es.json")).unwrap();
+    std::fs::remove_file(l.secrets.join("edxanalytics_creds")).unwrap();
+    let r = mk_config(&a, &l, &[]).bad_input("mk-es outputs.endpoint");
+    assert!(r.stderr.contains("edxanalytics_creds"), "{}", r.stderr);
+
+    let l = layout(false);
+    let mut cmd = a.command(BIN);
+    cmd.args(["--client", "someone-else", "--secrets-dir"]).arg(&l.secrets).arg(l.state.join("mk-vpc.json"));
+    run(&mut cmd).bad_input("not \"someone-else\"");
+
+    let mut cmd = a.command(BIN);
+    cmd.args(["--client", &l.client]).arg(l.state.join("nope.json"));
+    run(&mut cmd).bad_input("nope.json");
+
+    let mut cmd = a.command(BIN);
+    cmd.args(["--client", &l.client, "--emr-instance-type", "huge"]).arg(l.state.join("mk-vpc.json"));
+    run(&mut cmd).bad_input("--emr-instance-type");
+}
