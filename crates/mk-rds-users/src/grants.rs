@@ -1,0 +1,530 @@
+//! Reading `SHOW GRANTS` output into privileges per scope. Pure.
+//!
+//! MariaDB and MySQL 8 print grants differently: MariaDB appends
+//! `IDENTIFIED BY PASSWORD '*…'` to the global line and prints roles
+//! without a host (`GRANT `r` TO …`); MySQL 8 prints roles as `` `r`@`%` ``
+//! (several on one line), lists dynamic privileges comma-separated without
+//! spaces, and with `partial_revokes` adds `REVOKE …` lines. Both print
+//! `ALL PRIVILEGES`, `USAGE` for "no privilege", `WITH GRANT OPTION`, and
+//! database-level grants as patterns (`` `my\_db`.* ``). Older servers and
+//! `ANSI_QUOTES` quote with `'` or `"`. All of it becomes a
+//! [`Grants`]: a set of privileges per [`Scope`], `USAGE` dropped, the grant
+//! option as the privilege `GRANT OPTION`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::sql::{Account, Dialect, pattern_database, quote_string};
+
+/// One privilege, with its column list for column-level grants.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Privilege {
+    /// Uppercase words, single-spaced: `SELECT`, `ALL PRIVILEGES`,
+    /// `GRANT OPTION`, `BACKUP_ADMIN`.
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+impl Privilege {
+    pub fn new(name: &str) -> Self {
+        let words: Vec<String> = name.split_whitespace().map(str::to_ascii_uppercase).collect();
+        let name = if words == ["ALL"] { "ALL PRIVILEGES".to_owned() } else { words.join(" ") };
+        Privilege { name, columns: Vec::new() }
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.name == "ALL PRIVILEGES" && self.columns.is_empty()
+    }
+
+    /// As SQL. The name is made of words the parser accepted (letters,
+    /// digits, `_`); columns are quoted.
+    pub fn sql(&self) -> String {
+        if self.columns.is_empty() {
+            self.name.clone()
+        } else {
+            let cols: Vec<String> = self.columns.iter().map(|c| crate::sql::quote_ident(c)).collect();
+            format!("{} ({})", self.name, cols.join(", "))
+        }
+    }
+}
+
+impl fmt::Display for Privilege {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.columns.is_empty() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{} ({})", self.name, self.columns.join(", "))
+        }
+    }
+}
+
+/// A role granted to a user: MariaDB roles have no host, MySQL's do.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Role {
+    pub name: String,
+    pub host: Option<String>,
+}
+
+impl Role {
+    pub fn quoted(&self, d: Dialect) -> String {
+        match &self.host {
+            Some(h) => format!("{}@{}", quote_string(&self.name, d), quote_string(h, d)),
+            None => quote_string(&self.name, d),
+        }
+    }
+}
+
+/// What a grant applies to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// `*.*`
+    Global,
+    /// `` `pattern`.* ``, the pattern as the server stores it.
+    Database(String),
+    Table {
+        db: String,
+        table: String,
+    },
+    /// `PROCEDURE`, `FUNCTION`, `PACKAGE` or `PACKAGE BODY`.
+    Routine {
+        kind: String,
+        db: String,
+        name: String,
+    },
+    /// `GRANT PROXY ON user@host`.
+    Proxy(Account),
+    /// A role granted to the user (no privileges of its own here).
+    Role(Role),
+}
+
+impl Scope {
+    /// For reports: `dashboard.*`, `*.*`, `role r1`.
+    pub fn describe(&self, d: Dialect) -> String {
+        match self {
+            Scope::Global => "*.*".to_owned(),
+            Scope::Database(p) => format!("{}.*", pattern_database(p, d).unwrap_or_else(|| p.clone())),
+            Scope::Table { db, table } => format!("{db}.{table}"),
+            Scope::Routine { kind, db, name } => format!("{} {db}.{name}", kind.to_lowercase()),
+            Scope::Proxy(a) => format!("proxy {a}"),
+            Scope::Role(r) => match &r.host {
+                Some(h) => format!("role {}@{h}", r.name),
+                None => format!("role {}", r.name),
+            },
+        }
+    }
+}
+
+/// A user's grants: privileges per scope, and the lines not understood.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grants {
+    pub scopes: BTreeMap<Scope, BTreeSet<Privilege>>,
+    /// Lines neither parsed nor known to be harmless, for a finding.
+    pub not_understood: Vec<String>,
+}
+
+impl Grants {
+    /// From the lines `SHOW GRANTS` returned.
+    pub fn parse<S: AsRef<str>>(lines: &[S]) -> Grants {
+        let mut g = Grants::default();
+        for line in lines {
+            let line = line.as_ref();
+            match parse_line(line) {
+                Ok(Parsed::Grant(scope, privs)) => {
+                    let entry = g.scopes.entry(scope.clone()).or_default();
+                    entry.extend(privs);
+                    if entry.is_empty() && !matches!(scope, Scope::Role(_)) {
+                        g.scopes.remove(&scope);
+                    }
+                }
+                Ok(Parsed::Roles(roles)) => {
+                    for r in roles {
+                        g.scopes.entry(Scope::Role(r)).or_default();
+                    }
+                }
+                Ok(Parsed::Ignored) => {}
+                Err(()) => g.not_understood.push(line.to_owned()),
+            }
+        }
+        g
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Quoted(String),
+    Punct(char),
+}
+
+impl Tok {
+    fn is_word(&self, w: &str) -> bool {
+        matches!(self, Tok::Word(x) if x.eq_ignore_ascii_case(w))
+    }
+}
+
+fn tokenize(line: &str) -> Result<Vec<Tok>, ()> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
+            let mut w = String::new();
+            while let Some(&c) = chars.peek() {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
+                    w.push(c);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            out.push(Tok::Word(w));
+        } else if c == '`' || c == '\'' || c == '"' {
+            chars.next();
+            let mut s = String::new();
+            loop {
+                match chars.next().ok_or(())? {
+                    q if q == c => {
+                        if chars.peek() == Some(&c) {
+                            chars.next();
+                            s.push(c);
+                        } else {
+                            break;
+                        }
+                    }
+                    // Backticks take no escapes; strings do (SHOW GRANTS
+                    // on MySQL 5.7 and in ANSI_QUOTES mode).
+                    '\\' if c != '`' => match chars.next().ok_or(())? {
+                        '0' => s.push('\0'),
+                        'n' => s.push('\n'),
+                        'r' => s.push('\r'),
+                        't' => s.push('\t'),
+                        'Z' => s.push('\x1a'),
+                        e @ ('%' | '_') => {
+                            s.push('\\');
+                            s.push(e);
+                        }
+                        e => s.push(e),
+                    },
+                    ch => s.push(ch),
+                }
+            }
+            out.push(Tok::Quoted(s));
+        } else {
+            out.push(Tok::Punct(c));
+            chars.next();
+        }
+    }
+    Ok(out)
+}
+
+enum Parsed {
+    Grant(Scope, BTreeSet<Privilege>),
+    Roles(Vec<Role>),
+    Ignored,
+}
+
+struct Cursor {
+    toks: Vec<Tok>,
+    i: usize,
+}
+
+impl Cursor {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.i)
+    }
+
+    fn next(&mut self) -> Result<Tok, ()> {
+        let t = self.toks.get(self.i).cloned().ok_or(())?;
+        self.i += 1;
+        Ok(t)
+    }
+
+    fn eat_punct(&mut self, c: char) -> bool {
+        if self.peek() == Some(&Tok::Punct(c)) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat_word(&mut self, w: &str) -> bool {
+        if self.peek().is_some_and(|t| t.is_word(w)) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn quoted(&mut self) -> Result<String, ()> {
+        match self.next()? {
+            Tok::Quoted(s) => Ok(s),
+            _ => Err(()),
+        }
+    }
+
+    /// `'name'@'host'` (host optional).
+    fn account(&mut self) -> Result<(String, Option<String>), ()> {
+        let name = self.quoted()?;
+        let host = if self.eat_punct('@') { Some(self.quoted()?) } else { None };
+        Ok((name, host))
+    }
+
+    /// A quoted name or `*`; `None` for `*`.
+    fn name_or_star(&mut self) -> Result<Option<String>, ()> {
+        match self.next()? {
+            Tok::Quoted(s) => Ok(Some(s)),
+            Tok::Punct('*') => Ok(None),
+            _ => Err(()),
+        }
+    }
+}
+
+fn parse_line(line: &str) -> Result<Parsed, ()> {
+    let toks = tokenize(line)?;
+    let first = toks.first().ok_or(())?;
+    // MariaDB prints `SET DEFAULT ROLE … FOR …`: not a privilege.
+    if first.is_word("SET") && toks.get(1).is_some_and(|t| t.is_word("DEFAULT")) {
+        return Ok(Parsed::Ignored);
+    }
+    if !first.is_word("GRANT") {
+        return Err(());
+    }
+    // A privilege grant has `ON` (outside parentheses) before `TO`; a role
+    // grant has only `TO`.
+    let mut depth = 0i32;
+    let mut has_on = false;
+    for t in &toks[1..] {
+        match t {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth -= 1,
+            t if depth == 0 && t.is_word("ON") => {
+                has_on = true;
+                break;
+            }
+            t if depth == 0 && t.is_word("TO") => break,
+            _ => {}
+        }
+    }
+    let mut c = Cursor { toks, i: 1 };
+    if !has_on {
+        let mut roles = Vec::new();
+        loop {
+            let (name, host) = c.account()?;
+            roles.push(Role { name, host });
+            if !c.eat_punct(',') {
+                break;
+            }
+        }
+        if !c.eat_word("TO") {
+            return Err(());
+        }
+        return Ok(Parsed::Roles(roles));
+    }
+
+    let mut privs = BTreeSet::new();
+    loop {
+        let mut words = Vec::new();
+        while let Some(Tok::Word(w)) = c.peek() {
+            if w.eq_ignore_ascii_case("ON") {
+                break;
+            }
+            words.push(w.clone());
+            c.i += 1;
+        }
+        if words.is_empty() {
+            return Err(());
+        }
+        let mut p = Privilege::new(&words.join(" "));
+        if c.eat_punct('(') {
+            loop {
+                p.columns.push(c.quoted()?);
+                if c.eat_punct(')') {
+                    break;
+                }
+                if !c.eat_punct(',') {
+                    return Err(());
+                }
+            }
+        }
+        if p.name != "USAGE" {
+            privs.insert(p);
+        }
+        if c.eat_word("ON") {
+            break;
+        }
+        if !c.eat_punct(',') {
+            return Err(());
+        }
+    }
+
+    let kind = if c.eat_word("PROCEDURE") {
+        Some("PROCEDURE")
+    } else if c.eat_word("FUNCTION") {
+        Some("FUNCTION")
+    } else if c.eat_word("PACKAGE") {
+        Some(if c.eat_word("BODY") { "PACKAGE BODY" } else { "PACKAGE" })
+    } else {
+        None
+    };
+    let is_proxy = privs.len() == 1 && privs.iter().next().is_some_and(|p| p.name == "PROXY");
+    let scope = if is_proxy && kind.is_none() {
+        let (name, host) = c.account()?;
+        Scope::Proxy(Account::new(name, host.unwrap_or_default()))
+    } else {
+        let db = c.name_or_star()?;
+        if !c.eat_punct('.') {
+            // `ON *` or `ON tbl`: relative to a current database, which
+            // SHOW GRANTS never prints.
+            return Err(());
+        }
+        let object = c.name_or_star()?;
+        match (kind, db, object) {
+            (None, None, None) => Scope::Global,
+            (None, Some(db), None) => Scope::Database(db),
+            (None, Some(db), Some(table)) => Scope::Table { db, table },
+            (Some(kind), Some(db), Some(name)) => Scope::Routine { kind: kind.to_owned(), db, name },
+            _ => return Err(()),
+        }
+    };
+    if !c.eat_word("TO") {
+        return Err(());
+    }
+    c.account()?;
+    // The rest: `IDENTIFIED BY PASSWORD '…'`, `REQUIRE …`, `WITH GRANT
+    // OPTION`, resource limits, in any order.
+    let rest = &c.toks[c.i..];
+    if rest.windows(2).any(|w| w[0].is_word("GRANT") && w[1].is_word("OPTION")) {
+        privs.insert(Privilege::new("GRANT OPTION"));
+    }
+    Ok(Parsed::Grant(scope, privs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(names: &[&str]) -> BTreeSet<Privilege> {
+        names.iter().map(|n| Privilege::new(n)).collect()
+    }
+
+    fn db(name: &str) -> Scope {
+        Scope::Database(name.into())
+    }
+
+    #[test]
+    fn mariadb_output() {
+        let g = Grants::parse(&[
+            "GRANT USAGE ON *.* TO `analytics`@`%` IDENTIFIED BY PASSWORD '*7B9EBEED26AA52ED10C0F549FA863F13C39E0209'",
+            "GRANT ALL PRIVILEGES ON `dashboard`.* TO `analytics`@`%`",
+            "GRANT ALL PRIVILEGES ON `analytics-api`.* TO `analytics`@`%`",
+            "GRANT SELECT, INSERT ON `c``d`.* TO `analytics`@`%`",
+            "GRANT SELECT ON `a\\_b`.* TO `analytics`@`%` WITH GRANT OPTION",
+            "GRANT SELECT (`id`, `x``y`), UPDATE ON `dashboard`.`t2` TO `analytics`@`%`",
+            "GRANT `r1` TO `analytics`@`%`",
+            "GRANT PROXY ON `y`@`%` TO `analytics`@`%`",
+            "SET DEFAULT ROLE `r1` FOR `analytics`@`%`",
+        ]);
+        assert!(g.not_understood.is_empty(), "{:?}", g.not_understood);
+        let want: BTreeMap<Scope, BTreeSet<Privilege>> = [
+            (db("dashboard"), p(&["ALL PRIVILEGES"])),
+            (db("analytics-api"), p(&["ALL PRIVILEGES"])),
+            (db("c`d"), p(&["SELECT", "INSERT"])),
+            (db("a\\_b"), p(&["SELECT", "GRANT OPTION"])),
+            (
+                Scope::Table { db: "dashboard".into(), table: "t2".into() },
+                [
+                    Privilege { name: "SELECT".into(), columns: vec!["id".into(), "x`y".into()] },
+                    Privilege::new("UPDATE"),
+                ]
+                .into(),
+            ),
+            (Scope::Role(Role { name: "r1".into(), host: None }), BTreeSet::new()),
+            (Scope::Proxy(Account::new("y", "%")), p(&["PROXY"])),
+        ]
+        .into();
+        assert_eq!(g.scopes, want);
+    }
+
+    #[test]
+    fn mariadb_global_all_with_grant_option_and_usage_with_option() {
+        let g = Grants::parse(&[
+            "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` IDENTIFIED BY PASSWORD '*F25C' WITH GRANT OPTION",
+            "GRANT USAGE ON `x`.* TO `root`@`localhost` WITH GRANT OPTION",
+        ]);
+        assert_eq!(g.scopes[&Scope::Global], p(&["ALL PRIVILEGES", "GRANT OPTION"]));
+        assert_eq!(g.scopes[&db("x")], p(&["GRANT OPTION"]));
+    }
+
+    #[test]
+    fn mysql8_output() {
+        let g = Grants::parse(&[
+            "GRANT USAGE ON *.* TO `edxapp_ro`@`%`",
+            "GRANT SELECT ON *.* TO `edxapp_ro`@`%`",
+            "GRANT BACKUP_ADMIN,XA_RECOVER_ADMIN ON *.* TO `edxapp_ro`@`%`",
+            "GRANT ALL PRIVILEGES ON `reports`.* TO `edxapp_ro`@`%` WITH GRANT OPTION",
+            "GRANT EXECUTE ON PROCEDURE `reports`.`p` TO `edxapp_ro`@`%`",
+            "GRANT PROXY ON ``@`` TO `edxapp_ro`@`%`",
+            "GRANT `app_read`@`%`,`app_write`@`localhost` TO `edxapp_ro`@`%`",
+        ]);
+        assert!(g.not_understood.is_empty(), "{:?}", g.not_understood);
+        assert_eq!(g.scopes[&Scope::Global], p(&["SELECT", "BACKUP_ADMIN", "XA_RECOVER_ADMIN"]));
+        assert_eq!(g.scopes[&db("reports")], p(&["ALL PRIVILEGES", "GRANT OPTION"]));
+        let proc = Scope::Routine { kind: "PROCEDURE".into(), db: "reports".into(), name: "p".into() };
+        assert_eq!(g.scopes[&proc], p(&["EXECUTE"]));
+        assert_eq!(g.scopes[&Scope::Proxy(Account::new("", ""))], p(&["PROXY"]));
+        for (name, host) in [("app_read", "%"), ("app_write", "localhost")] {
+            assert!(g.scopes.contains_key(&Scope::Role(Role { name: name.into(), host: Some(host.into()) })));
+        }
+    }
+
+    #[test]
+    fn a_fresh_user_has_nothing() {
+        let g = Grants::parse(&["GRANT USAGE ON *.* TO `analytics`@`%`"]);
+        assert!(g.scopes.is_empty() && g.not_understood.is_empty());
+        let g = Grants::parse(&["GRANT USAGE ON *.* TO 'analytics'@'%' IDENTIFIED BY PASSWORD '*AB'"]);
+        assert!(g.scopes.is_empty() && g.not_understood.is_empty());
+    }
+
+    #[test]
+    fn older_quoting_and_lowercase() {
+        let g = Grants::parse(&[
+            "GRANT ALL ON 'dashboard'.* TO 'analytics'@'%'",
+            "grant select on \"a\"\"b\".* to \"analytics\"@\"%\"",
+            "GRANT SELECT ON `o'k`.* TO 'it\\'s'@'%'",
+        ]);
+        assert!(g.not_understood.is_empty(), "{:?}", g.not_understood);
+        assert_eq!(g.scopes[&db("dashboard")], p(&["ALL PRIVILEGES"]));
+        assert_eq!(g.scopes[&db("a\"b")], p(&["SELECT"]));
+        assert_eq!(g.scopes[&db("o'k")], p(&["SELECT"]));
+    }
+
+    #[test]
+    fn unknown_lines_are_kept_aside() {
+        let g = Grants::parse(&[
+            "REVOKE INSERT ON `mysql`.* FROM `edxapp_ro`@`%`",
+            "GRANT SELECT ON * TO `u`@`%`",
+            "GRANT SELECT ON `unterminated TO `u`@`%`",
+            "GRANT SELECT ON `ok`.* TO `u`@`%`",
+        ]);
+        assert_eq!(g.not_understood.len(), 3);
+        assert_eq!(g.scopes.len(), 1);
+    }
+
+    #[test]
+    fn privilege_names_are_normalised() {
+        assert_eq!(Privilege::new("all"), Privilege::new("ALL PRIVILEGES"));
+        assert_eq!(Privilege::new("create  temporary tables").name, "CREATE TEMPORARY TABLES");
+        assert!(Privilege::new("ALL").is_all());
+    }
+
+    #[test]
+    fn scopes_describe_themselves_for_people() {
+        let d = Dialect::default();
+        assert_eq!(db("my\\_db").describe(d), "my_db.*");
+        assert_eq!(Scope::Global.describe(d), "*.*");
+        assert_eq!(Scope::Role(Role { name: "r".into(), host: None }).describe(d), "role r");
+    }
+}
