@@ -94,8 +94,15 @@ where
 }
 
 /// Turns an SDK result into one with a readable, one-line error.
-pub trait AwsResultExt<T> {
+pub trait AwsResultExt<T>: Sized {
     fn aws_context(self, what: impl fmt::Display) -> anyhow::Result<T>;
+
+    /// `None` when the service answered with error `code` (the way many
+    /// reads say "there is none", e.g. `NoSuchEntity`, `NoSuchTagSet`, and
+    /// many writes say "already so"); other errors as [`aws_context`].
+    ///
+    /// [`aws_context`]: AwsResultExt::aws_context
+    fn none_if(self, code: &str, what: impl fmt::Display) -> anyhow::Result<Option<T>>;
 }
 
 impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
@@ -114,6 +121,14 @@ where
             };
             anyhow::Error::new(AwsError { what: what.to_string(), code, detail: one_line(&detail) })
         })
+    }
+
+    fn none_if(self, code: &str, what: impl fmt::Display) -> anyhow::Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if aws_error_code(&e) == Some(code) => Ok(None),
+            Err(e) => Err(e).aws_context(what),
+        }
     }
 }
 

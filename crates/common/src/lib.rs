@@ -13,6 +13,8 @@
 //! - [`secrets`]: the secrets directory (0700) and its files (0600, atomic);
 //! - [`wait`]: polling with backoff, a timeout and progress on stderr;
 //! - [`error`]: bad input (exit 2) versus failure (exit 1), AWS error lines;
+//! - [`names`], [`policy`]: naming rules and policy-document comparison
+//!   that several tools need;
 //! - [`cli`]: the `main` every tool shares: logging, exit codes, printing.
 //!
 //! It is not the place for any one service's logic: a tool's crate holds
@@ -23,6 +25,8 @@ pub mod calls;
 pub mod cli;
 pub mod deployment;
 pub mod error;
+pub mod names;
+pub mod policy;
 pub mod report;
 pub mod secrets;
 pub mod wait;

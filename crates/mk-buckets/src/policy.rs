@@ -25,21 +25,6 @@ fn statements(policy: &Value) -> Vec<Value> {
     }
 }
 
-/// Normalizes what AWS may rewrite: a one-element list and a string are
-/// the same action, resource or principal.
-fn normalize(v: &Value) -> Value {
-    match v {
-        Value::Array(a) if a.len() == 1 => normalize(&a[0]),
-        Value::Array(a) => {
-            let mut items: Vec<Value> = a.iter().map(normalize).collect();
-            items.sort_by_key(|x| x.to_string());
-            Value::Array(items)
-        }
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), normalize(v))).collect()),
-        other => other.clone(),
-    }
-}
-
 /// What to do with the policy.
 #[derive(Debug, PartialEq)]
 pub enum PolicyPlan {
@@ -55,7 +40,7 @@ pub fn merge(existing: Option<&Value>, statement: Value) -> PolicyPlan {
     let sid = statement["Sid"].clone();
     let mut stmts = existing.map(statements).unwrap_or_default();
     match stmts.iter().position(|s| s.get("Sid") == Some(&sid)) {
-        Some(i) if normalize(&stmts[i]) == normalize(&statement) => return PolicyPlan::Unchanged,
+        Some(i) if common::policy::same(&stmts[i], &statement) => return PolicyPlan::Unchanged,
         Some(i) => stmts[i] = statement,
         None => stmts.push(statement),
     }

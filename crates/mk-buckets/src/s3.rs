@@ -29,39 +29,28 @@ async fn exists(s3: &Client, bucket: &str) -> anyhow::Result<bool> {
     }
 }
 
-/// Reads a call that answers "none" with an error code, as `None`.
-macro_rules! or_none {
-    ($call:expr, $code:literal, $what:expr) => {
-        match $call.await {
-            Ok(v) => Some(v),
-            Err(e) if aws_error_code(&e) == Some($code) => None,
-            Err(e) => return Err(e).aws_context($what),
-        }
-    };
-}
-
 async fn observe_bucket(s3: &Client, name: &str, destroy: bool) -> anyhow::Result<ObservedBucket> {
     if !exists(s3, name).await? {
         return Ok(ObservedBucket::default());
     }
     let (tags, pab, enc, empty) = tokio::try_join!(
         async {
-            let t = or_none!(
-                s3.get_bucket_tagging().bucket(name).send(),
-                "NoSuchTagSet",
-                format!("reading tags of {name}")
-            );
+            let t = s3
+                .get_bucket_tagging()
+                .bucket(name)
+                .send()
+                .await
+                .none_if("NoSuchTagSet", format!("reading tags of {name}"))?;
             Ok::<_, anyhow::Error>(
                 t.map(|t| t.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
                     .unwrap_or_default(),
             )
         },
         async {
-            let p = or_none!(
-                s3.get_public_access_block().bucket(name).send(),
+            let p = s3.get_public_access_block().bucket(name).send().await.none_if(
                 "NoSuchPublicAccessBlockConfiguration",
-                format!("reading the public access block of {name}")
-            );
+                format!("reading the public access block of {name}"),
+            )?;
             Ok(p.and_then(|p| p.public_access_block_configuration().cloned()).is_some_and(|c| {
                 c.block_public_acls() == Some(true)
                     && c.ignore_public_acls() == Some(true)
@@ -70,11 +59,10 @@ async fn observe_bucket(s3: &Client, name: &str, destroy: bool) -> anyhow::Resul
             }))
         },
         async {
-            let e = or_none!(
-                s3.get_bucket_encryption().bucket(name).send(),
+            let e = s3.get_bucket_encryption().bucket(name).send().await.none_if(
                 "ServerSideEncryptionConfigurationNotFoundError",
-                format!("reading the encryption of {name}")
-            );
+                format!("reading the encryption of {name}"),
+            )?;
             Ok(e.and_then(|e| e.server_side_encryption_configuration().cloned())
                 .is_some_and(|c| c.rules().iter().any(|r| r.apply_server_side_encryption_by_default().is_some())))
         },
@@ -102,11 +90,12 @@ async fn observe_grades(s3: &Client, g: &GradesStatement) -> anyhow::Result<Opti
             g.bucket
         )));
     }
-    let p = or_none!(
-        s3.get_bucket_policy().bucket(&g.bucket).send(),
-        "NoSuchBucketPolicy",
-        format!("reading the policy of {}", g.bucket)
-    );
+    let p = s3
+        .get_bucket_policy()
+        .bucket(&g.bucket)
+        .send()
+        .await
+        .none_if("NoSuchBucketPolicy", format!("reading the policy of {}", g.bucket))?;
     match p.and_then(|p| p.policy().map(str::to_owned)) {
         Some(text) => Ok(Some(
             serde_json::from_str(&text)

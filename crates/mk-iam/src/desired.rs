@@ -6,6 +6,7 @@
 
 use common::Deployment;
 use common::error::bad_input;
+use common::names::validate_bucket_name;
 use serde_json::Value;
 
 use crate::Args;
@@ -272,30 +273,6 @@ impl Desired {
             PolicyRef::Ours(i) => (self.policies[*i].arn.clone(), self.policies[*i].name.clone()),
             PolicyRef::Aws(arn) => (arn.clone(), arn.rsplit('/').next().unwrap_or(arn).to_owned()),
         }
-    }
-}
-
-/// S3's naming rules for general purpose buckets (the same rules
-/// mk-buckets applies to the buckets it creates).
-pub fn validate_bucket_name(name: &str) -> anyhow::Result<()> {
-    let problem = if !(3..=63).contains(&name.len()) {
-        Some("must be 3 to 63 characters")
-    } else if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
-        Some("may hold only lowercase letters, digits, hyphens and dots")
-    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
-    {
-        Some("must start and end with a letter or digit")
-    } else if name.contains("..") {
-        Some("must not hold two dots in a row")
-    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        Some("must not look like an IP address")
-    } else {
-        None
-    };
-    match problem {
-        Some(p) => Err(bad_input(format!("bucket name {name:?} {p}"))),
-        None => Ok(()),
     }
 }
 

@@ -35,11 +35,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match call.await {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if aws_error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(None),
-        Err(e) => Err(e).aws_context(what),
-    }
+    call.await.none_if(NO_SUCH_ENTITY, what)
 }
 
 /// Awaits a call that may answer `code` when what it asks is already so
@@ -53,14 +49,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match call.await {
-        Ok(_) => Ok(()),
-        Err(e) if aws_error_code(&e) == Some(code) => {
-            tracing::debug!("{what}: {code}, already done");
-            Ok(())
-        }
-        Err(e) => Err(e).aws_context(what),
-    }
+    call.await.none_if(code, what).map(drop)
 }
 
 /// IAM is eventually consistent: a role, profile or user made a moment

@@ -83,27 +83,7 @@ pub fn parse_returned(text: &str) -> anyhow::Result<Value> {
     serde_json::from_str(&decoded).context("a policy document from IAM is not valid JSON")
 }
 
-/// Normalizes what IAM may rewrite or what does not change the meaning: a
-/// one-element list is the same as its element, the order of a list's
-/// elements (actions, resources, statements) does not matter.
-pub fn normalize(v: &Value) -> Value {
-    match v {
-        Value::Array(a) if a.len() == 1 => normalize(&a[0]),
-        Value::Array(a) => {
-            let mut items: Vec<Value> = a.iter().map(normalize).collect();
-            items.sort_by_key(|x| x.to_string());
-            items.dedup();
-            Value::Array(items)
-        }
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), normalize(v))).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Whether two documents mean the same, up to IAM's rewrites.
-pub fn same(a: &Value, b: &Value) -> bool {
-    normalize(a) == normalize(b)
-}
+pub use common::policy::{normalize, same};
 
 fn as_list(v: Option<&Value>) -> Vec<&Value> {
     match v {
