@@ -18,13 +18,13 @@ use crate::error::bad_input;
 #[command(next_help_heading = "AWS")]
 pub struct AwsArgs {
     /// Named profile from ~/.aws/config (default: $AWS_PROFILE, else the chain)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = "AWS")]
     pub profile: Option<String>,
     /// AWS region, e.g. us-east-1 (default: $AWS_REGION, else the profile's)
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", help_heading = "AWS")]
     pub region: Option<String>,
     /// Send every call to this endpoint, e.g. a local emulator (default: $AWS_ENDPOINT_URL)
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = "AWS")]
     pub endpoint_url: Option<String>,
 }
 

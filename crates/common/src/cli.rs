@@ -18,10 +18,10 @@ use crate::report::Report;
 #[command(next_help_heading = "Output")]
 pub struct LogArgs {
     /// More detail on stderr (-vv for the SDK's own logs)
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Output")]
     pub verbose: u8,
     /// Nothing on stderr but errors
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = "Output")]
     pub quiet: bool,
 }
 

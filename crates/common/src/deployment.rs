@@ -49,10 +49,10 @@ impl std::fmt::Display for ClientName {
 #[command(next_help_heading = "Deployment")]
 pub struct DeploymentArgs {
     /// The deployment's client name; prefixes every name it owns
-    #[arg(long, env = "ANALYTICS_CLIENT", value_name = "NAME")]
+    #[arg(long, env = "ANALYTICS_CLIENT", value_name = "NAME", help_heading = "Deployment")]
     pub client: String,
     /// Extra tag on every taggable resource (repeatable)
-    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag, help_heading = "Deployment")]
     pub tags: Vec<(String, String)>,
 }
 

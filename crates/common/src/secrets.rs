@@ -15,7 +15,7 @@ use clap::Args;
 #[command(next_help_heading = "Secrets")]
 pub struct SecretsArgs {
     /// Where keys and passwords are written (default ./secrets/<client>)
-    #[arg(long, env = "ANALYTICS_SECRETS_DIR", value_name = "DIR")]
+    #[arg(long, env = "ANALYTICS_SECRETS_DIR", value_name = "DIR", help_heading = "Secrets")]
     pub secrets_dir: Option<PathBuf>,
 }
 

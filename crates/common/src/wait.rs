@@ -14,10 +14,10 @@ use clap::Args;
 #[command(next_help_heading = "Waiting")]
 pub struct WaitArgs {
     /// Do not wait for slow creations; a later run (without it) waits
-    #[arg(long)]
+    #[arg(long, help_heading = "Waiting")]
     pub no_wait: bool,
     /// Give up waiting after this many seconds
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Waiting")]
     pub timeout: u64,
 }
 
