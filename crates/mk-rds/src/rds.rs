@@ -1,0 +1,369 @@
+//! Reading the VPC (EC2) and the instances and subnet group (RDS), and
+//! changing them. Thin: the decisions are in `plan`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_ec2::types::Filter;
+use aws_sdk_rds::types::{DbInstance, Tag};
+use common::error::bad_input;
+use common::wait::{WaitState, wait_until};
+use common::{AwsResultExt, Report, SecretsDir, aws_error_code};
+
+use crate::desired::{ENGINE, STORAGE_TYPE};
+use crate::password;
+use crate::plan::{
+    InstanceSpec, Modification, Network, ObservedInstance, ObservedJoin, ObservedSubnetGroup, Op, Plan, readiness,
+};
+
+pub struct Clients {
+    pub rds: aws_sdk_rds::Client,
+    pub ec2: aws_sdk_ec2::Client,
+}
+
+fn filter(name: &str, values: &[&str]) -> Filter {
+    Filter::builder().name(name).set_values(Some(values.iter().map(|v| (*v).to_owned()).collect())).build()
+}
+
+async fn vpc(ec2: &aws_sdk_ec2::Client, vpc_id: Option<&str>) -> anyhow::Result<String> {
+    let req = match vpc_id {
+        Some(id) => ec2.describe_vpcs().vpc_ids(id),
+        None => ec2.describe_vpcs().filters(filter("is-default", &["true"])),
+    };
+    match req.send().await {
+        Ok(out) => match (out.vpcs().first().and_then(|v| v.vpc_id()), vpc_id) {
+            (Some(id), _) => Ok(id.to_owned()),
+            (None, Some(id)) => Err(bad_input(format!("--vpc-id {id}: no such VPC in this region"))),
+            (None, None) => Err(bad_input("this region has no default VPC: pass --vpc-id")),
+        },
+        Err(e) if aws_error_code(&e) == Some("InvalidVpcID.NotFound") => {
+            Err(bad_input(format!("--vpc-id {}: no such VPC in this region", vpc_id.unwrap_or_default())))
+        }
+        Err(e) => Err(e).aws_context("reading the VPC"),
+    }
+}
+
+async fn subnets(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ec2
+            .describe_subnets()
+            .filters(filter("vpc-id", &[vpc_id]))
+            .set_next_token(token)
+            .send()
+            .await
+            .aws_context(format!("listing the subnets of {vpc_id}"))?;
+        for s in page.subnets() {
+            if let (Some(id), Some(az)) = (s.subnet_id(), s.availability_zone()) {
+                out.push((id.to_owned(), az.to_owned()));
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    out.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    Ok(out)
+}
+
+/// Ids of the named groups in a VPC, by name.
+async fn groups_by_name(
+    ec2: &aws_sdk_ec2::Client,
+    vpc_id: &str,
+    names: &[&str],
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let out = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", &[vpc_id]))
+        .filters(filter("group-name", names))
+        .send()
+        .await
+        .aws_context(format!("looking up security groups {} in {vpc_id}", names.join(", ")))?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .filter_map(|g| Some((g.group_name()?.to_owned(), g.group_id()?.to_owned())))
+        .collect())
+}
+
+/// The VPC (flag or default), its subnets, and its EMR-RDS and default groups.
+pub async fn network(c: &Clients, vpc_id: Option<&str>, emr_rds_group: &str) -> anyhow::Result<Network> {
+    let vpc_id = vpc(&c.ec2, vpc_id).await?;
+    let names = [emr_rds_group, "default"];
+    let (subnets, groups) = tokio::try_join!(subnets(&c.ec2, &vpc_id), groups_by_name(&c.ec2, &vpc_id, &names))?;
+    Ok(Network {
+        emr_rds_group: groups.get(emr_rds_group).cloned(),
+        default_group: groups.get("default").cloned(),
+        vpc_id,
+        subnets,
+    })
+}
+
+pub async fn describe_instance(rds: &aws_sdk_rds::Client, id: &str) -> anyhow::Result<Option<DbInstance>> {
+    let out = rds
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .none_if("DBInstanceNotFound", format!("describing DB instance {id}"))?;
+    Ok(out.and_then(|o| o.db_instances().first().cloned()))
+}
+
+/// Security groups the instance is or is becoming a member of.
+fn member_groups(i: &DbInstance) -> Vec<String> {
+    i.vpc_security_groups()
+        .iter()
+        .filter(|g| !matches!(g.status(), Some("removing" | "inactive")))
+        .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
+        .collect()
+}
+
+/// Whether a change to the fields this tool manages is pending.
+fn pending_ours(i: &DbInstance) -> bool {
+    i.pending_modified_values().is_some_and(|p| {
+        p.db_instance_class().is_some()
+            || p.allocated_storage().is_some()
+            || p.storage_type().is_some()
+            || p.backup_retention_period().is_some()
+    })
+}
+
+pub fn endpoint(i: &DbInstance) -> Option<(String, i32)> {
+    let e = i.endpoint()?;
+    Some((e.address()?.to_owned(), e.port().unwrap_or(3306)))
+}
+
+pub fn observed_instance(i: &DbInstance) -> ObservedInstance {
+    let pending = i.pending_modified_values();
+    ObservedInstance {
+        arn: i.db_instance_arn().unwrap_or_default().to_owned(),
+        status: i.db_instance_status().unwrap_or_default().to_owned(),
+        engine: i.engine().unwrap_or_default().to_owned(),
+        engine_version: i.engine_version().unwrap_or_default().to_owned(),
+        class: pending.and_then(|p| p.db_instance_class()).or(i.db_instance_class()).unwrap_or_default().to_owned(),
+        storage_gb: pending.and_then(|p| p.allocated_storage()).or(i.allocated_storage()).unwrap_or(0),
+        storage_type: pending.and_then(|p| p.storage_type()).or(i.storage_type()).unwrap_or_default().to_owned(),
+        encrypted: i.storage_encrypted().unwrap_or(false),
+        public: i.publicly_accessible().unwrap_or(false),
+        backup_days: pending.and_then(|p| p.backup_retention_period()).or(i.backup_retention_period()).unwrap_or(0),
+        groups: member_groups(i),
+        vpc_id: i.db_subnet_group().and_then(|g| g.vpc_id()).map(str::to_owned),
+        subnet_group: i.db_subnet_group().and_then(|g| g.db_subnet_group_name()).map(str::to_owned),
+        master_username: i.master_username().unwrap_or_default().to_owned(),
+        endpoint: endpoint(i),
+        tags: i.tag_list().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect(),
+        pending: pending_ours(i),
+    }
+}
+
+pub async fn subnet_group(rds: &aws_sdk_rds::Client, name: &str) -> anyhow::Result<Option<ObservedSubnetGroup>> {
+    let Some(out) = rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+        .none_if("DBSubnetGroupNotFoundFault", format!("describing DB subnet group {name}"))?
+    else {
+        return Ok(None);
+    };
+    let Some(g) = out.db_subnet_groups().first() else { return Ok(None) };
+    let arn = g.db_subnet_group_arn().unwrap_or_default().to_owned();
+    let tags = rds
+        .list_tags_for_resource()
+        .resource_name(&arn)
+        .send()
+        .await
+        .aws_context(format!("reading the tags of DB subnet group {name}"))?;
+    Ok(Some(ObservedSubnetGroup {
+        vpc_id: g.vpc_id().unwrap_or_default().to_owned(),
+        subnet_ids: g.subnets().iter().filter_map(|s| s.subnet_identifier().map(str::to_owned)).collect(),
+        tags: tags.tag_list().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect(),
+        arn,
+    }))
+}
+
+/// The instances of `--join-sg`, each with the EMR-RDS group of its VPC
+/// (`known` is the group already found in our own VPC).
+pub async fn joins(
+    c: &Clients,
+    ids: &[String],
+    emr_rds_group: &str,
+    known: Option<&Network>,
+) -> anyhow::Result<Vec<ObservedJoin>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(i) = describe_instance(&c.rds, id).await? else {
+            return Err(bad_input(format!("--join-sg {id}: no such DB instance in this region")));
+        };
+        let vpc_id = i.db_subnet_group().and_then(|g| g.vpc_id()).map(str::to_owned);
+        let group = match (&vpc_id, known) {
+            (Some(v), Some(n)) if *v == n.vpc_id => n.emr_rds_group.clone(),
+            (Some(v), _) => groups_by_name(&c.ec2, v, &[emr_rds_group]).await?.remove(emr_rds_group),
+            (None, _) => None,
+        };
+        out.push(ObservedJoin { id: id.clone(), vpc_id, groups: member_groups(&i), emr_rds_group: group });
+    }
+    Ok(out)
+}
+
+fn tags(tags: &[(String, String)]) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+async fn create_instance(
+    rds: &aws_sdk_rds::Client,
+    spec: &InstanceSpec,
+    secrets: &SecretsDir,
+    password_file: &str,
+) -> anyhow::Result<Option<String>> {
+    // Written first: an instance must never exist with a lost password.
+    let password = password::generate();
+    let path = secrets.write(password_file, password.as_bytes())?;
+    tracing::info!("master password written to {}", path.display());
+    let out = rds
+        .create_db_instance()
+        .db_instance_identifier(&spec.id)
+        .engine(ENGINE)
+        .engine_version(&spec.engine_version)
+        .db_instance_class(&spec.class)
+        .allocated_storage(spec.storage_gb)
+        .storage_type(STORAGE_TYPE)
+        .storage_encrypted(true)
+        .publicly_accessible(false)
+        .backup_retention_period(spec.backup_days)
+        .copy_tags_to_snapshot(true)
+        .master_username(&spec.master_username)
+        .master_user_password(password)
+        .db_subnet_group_name(&spec.subnet_group)
+        .set_vpc_security_group_ids(Some(spec.group_ids.clone()))
+        .set_tags(Some(tags(&spec.tags)))
+        .send()
+        .await
+        .aws_context(format!("creating DB instance {}", spec.id))?;
+    Ok(out.db_instance().and_then(|i| i.db_instance_arn()).map(str::to_owned))
+}
+
+async fn modify_instance(rds: &aws_sdk_rds::Client, id: &str, m: &Modification) -> anyhow::Result<()> {
+    rds.modify_db_instance()
+        .db_instance_identifier(id)
+        .apply_immediately(true)
+        .set_db_instance_class(m.class.clone())
+        .set_allocated_storage(m.storage_gb)
+        .set_storage_type(m.storage_type.clone())
+        .set_backup_retention_period(m.backup_days)
+        .set_vpc_security_group_ids(m.group_ids.clone())
+        .set_publicly_accessible(m.public)
+        .send()
+        .await
+        .aws_context(format!("modifying DB instance {id}"))?;
+    Ok(())
+}
+
+/// Where the run's side effects go, beside AWS.
+pub struct ApplyContext<'a> {
+    pub secrets: &'a SecretsDir,
+    pub password_file: &'a str,
+    /// `Some(timeout)`: wait for a deleted instance to be gone.
+    pub wait_deleted: Option<Duration>,
+}
+
+/// Performs one call (or a call and its wait); returns the ARN of what it created.
+async fn apply_op(c: &Clients, op: &Op, ctx: &ApplyContext<'_>) -> anyhow::Result<Option<String>> {
+    let rds = &c.rds;
+    match op {
+        Op::CreateSubnetGroup { name, subnet_ids, tags: t } => {
+            let out = rds
+                .create_db_subnet_group()
+                .db_subnet_group_name(name)
+                .db_subnet_group_description(format!("Analytics RDS subnets ({name})"))
+                .set_subnet_ids(Some(subnet_ids.clone()))
+                .set_tags(Some(tags(t)))
+                .send()
+                .await
+                .aws_context(format!("creating DB subnet group {name}"))?;
+            return Ok(out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()).map(str::to_owned));
+        }
+        Op::SetSubnets { name, subnet_ids } => {
+            rds.modify_db_subnet_group()
+                .db_subnet_group_name(name)
+                .set_subnet_ids(Some(subnet_ids.clone()))
+                .send()
+                .await
+                .aws_context(format!("adding subnets to DB subnet group {name}"))?;
+        }
+        Op::AddTags { arn, tags: t } => {
+            rds.add_tags_to_resource()
+                .resource_name(arn)
+                .set_tags(Some(tags(t)))
+                .send()
+                .await
+                .aws_context(format!("tagging {arn}"))?;
+        }
+        Op::CreateInstance(spec) => return create_instance(rds, spec, ctx.secrets, ctx.password_file).await,
+        Op::ModifyInstance { id, modification } => modify_instance(rds, id, modification).await?,
+        Op::DeleteInstance { id, final_snapshot } => {
+            rds.delete_db_instance()
+                .db_instance_identifier(id)
+                .skip_final_snapshot(final_snapshot.is_none())
+                .set_final_db_snapshot_identifier(final_snapshot.clone())
+                .send()
+                .await
+                .aws_context(format!("deleting DB instance {id}"))?;
+            if let Some(timeout) = ctx.wait_deleted {
+                wait_deleted(rds, id, timeout).await?;
+            }
+        }
+        Op::DeleteSubnetGroup { name } => {
+            rds.delete_db_subnet_group()
+                .db_subnet_group_name(name)
+                .send()
+                .await
+                .aws_context(format!("deleting DB subnet group {name}"))?;
+        }
+    }
+    Ok(None)
+}
+
+/// Performs the steps in order; each finished step goes into the report.
+pub async fn apply(c: &Clients, plan: &Plan, ctx: &ApplyContext<'_>, report: &mut Report) -> anyhow::Result<()> {
+    for step in &plan.steps {
+        let mut change = step.change.clone();
+        for op in &step.ops {
+            if let Some(arn) = apply_op(c, op, ctx).await? {
+                change = change.with_id(arn);
+            }
+        }
+        if change.action.is_change() {
+            tracing::info!("{} {} {}", change.action.word(false), change.kind, change.name);
+        }
+        report.change(change);
+    }
+    Ok(())
+}
+
+/// Waits until the instance is `available` with nothing of ours pending.
+pub async fn wait_available(rds: &aws_sdk_rds::Client, id: &str, timeout: Duration) -> anyhow::Result<DbInstance> {
+    wait_until(&format!("DB instance {id}"), timeout, || async {
+        Ok(match describe_instance(rds, id).await? {
+            None => WaitState::Failed("it no longer exists".into()),
+            Some(i) => match readiness(i.db_instance_status().unwrap_or_default(), pending_ours(&i)) {
+                WaitState::Ready(()) => WaitState::Ready(i),
+                WaitState::Pending(p) => WaitState::Pending(p),
+                WaitState::Failed(f) => WaitState::Failed(f),
+            },
+        })
+    })
+    .await
+}
+
+async fn wait_deleted(rds: &aws_sdk_rds::Client, id: &str, timeout: Duration) -> anyhow::Result<()> {
+    wait_until(&format!("deletion of DB instance {id}"), timeout, || async {
+        Ok(match describe_instance(rds, id).await? {
+            None => WaitState::Ready(()),
+            Some(i) => WaitState::Pending(i.db_instance_status().unwrap_or("deleting").to_owned()),
+        })
+    })
+    .await
+}
