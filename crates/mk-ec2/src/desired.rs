@@ -1,0 +1,430 @@
+//! The hosts, key pairs and address we want, from the flags and the public
+//! key file. Pure apart from reading that one file.
+
+use std::path::Path;
+
+use common::Deployment;
+use common::error::bad_input;
+
+use crate::Args;
+
+/// Canonical's AWS account: it publishes the official Ubuntu images.
+pub const CANONICAL_OWNER: &str = "099720109477";
+
+/// Tag saying which of the deployment's hosts a resource belongs to.
+pub const TAG_ROLE: &str = "analytics:role";
+
+/// The two kinds of host; also the value of the `analytics:role` tag and
+/// the key under `outputs.instances`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Analytics,
+    Director,
+}
+
+impl Role {
+    pub const ALL: [Role; 2] = [Role::Analytics, Role::Director];
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Role::Analytics => "analytics",
+            Role::Director => "director",
+        }
+    }
+
+    pub fn from_tag(tag: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.tag() == tag)
+    }
+}
+
+/// An Ubuntu LTS release, by number and codename.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UbuntuRelease {
+    pub version: &'static str,
+    pub codename: &'static str,
+}
+
+const RELEASES: [UbuntuRelease; 6] = [
+    UbuntuRelease { version: "24.04", codename: "noble" },
+    UbuntuRelease { version: "22.04", codename: "jammy" },
+    UbuntuRelease { version: "20.04", codename: "focal" },
+    UbuntuRelease { version: "18.04", codename: "bionic" },
+    UbuntuRelease { version: "16.04", codename: "xenial" },
+    UbuntuRelease { version: "14.04", codename: "trusty" },
+];
+
+impl UbuntuRelease {
+    /// `24.04`, `noble`, `24.04 LTS` and `Noble` all name the same release.
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        let wanted = s.trim().trim_end_matches("LTS").trim().to_ascii_lowercase();
+        RELEASES.into_iter().find(|r| r.version == wanted || r.codename == wanted).ok_or_else(|| {
+            let known: Vec<String> = RELEASES.iter().map(|r| format!("{} ({})", r.version, r.codename)).collect();
+            bad_input(format!("unknown --ubuntu-release {s:?}: expected one of {}", known.join(", ")))
+        })
+    }
+
+    /// The name of Canonical's amd64 server images of this release on
+    /// EBS: `ubuntu/images/hvm-ssd/...` up to 22.04, `hvm-ssd-gp3/` after.
+    /// Pro and minimal images live under other prefixes and do not match.
+    pub fn image_name_pattern(self) -> String {
+        format!("ubuntu/images/hvm-ssd*/ubuntu-{}-{}-amd64-server-*", self.codename, self.version)
+    }
+}
+
+/// Where the image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageChoice {
+    /// The newest of Canonical's images whose name matches the pattern.
+    Lookup { release: UbuntuRelease, pattern: String },
+    /// The operator's `--ami-id`.
+    Given(String),
+}
+
+/// Where new hosts go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkChoice {
+    /// The region's default VPC and one of its default subnets.
+    DefaultVpc,
+    Vpc(String),
+    /// `--subnet-id`, and `--vpc-id` when given too (checked to match).
+    Subnet {
+        id: String,
+        vpc: Option<String>,
+    },
+}
+
+/// One kind of host and how many of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSpec {
+    pub role: Role,
+    pub count: u32,
+    pub instance_type: String,
+    pub root_volume_gb: i32,
+    /// Besides the VPC's `default` group.
+    pub group_name: String,
+    pub key_name: String,
+    pub instance_profile: Option<String>,
+}
+
+impl HostSpec {
+    /// `analytics-3`.
+    pub fn host_name(&self, index: u32) -> String {
+        format!("{}-{index}", self.role.tag())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPairSpec {
+    pub role: Role,
+    pub name: String,
+}
+
+impl KeyPairSpec {
+    /// The private key's file in the secrets directory.
+    pub fn file_name(&self) -> String {
+        format!("{}.pem", self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub hosts: Vec<HostSpec>,
+    pub key_pairs: Vec<KeyPairSpec>,
+    pub image: ImageChoice,
+    pub network: NetworkChoice,
+    /// The OpenSSH public key line to import instead of creating keys.
+    pub public_key: Option<String>,
+    /// The Elastic IP's `Name` tag.
+    pub address_name: String,
+    pub instance_profile: String,
+}
+
+impl Desired {
+    pub fn host(&self, role: Role) -> Option<&HostSpec> {
+        self.hosts.iter().find(|h| h.role == role)
+    }
+}
+
+/// EC2 instance type names: a family (`t2`, `m7i-flex`, `u-6tb1`), a dot,
+/// a size (`medium`, `16xlarge`, `metal-24xl`).
+pub fn validate_instance_type(flag: &str, t: &str) -> anyhow::Result<()> {
+    let ok = t.split_once('.').is_some_and(|(family, size)| {
+        let word = |s: &str| {
+            !s.is_empty()
+                && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        word(family)
+            && family.starts_with(|c: char| c.is_ascii_lowercase())
+            && family.chars().any(|c| c.is_ascii_digit())
+            && word(size)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(bad_input(format!("invalid {flag} {t:?}: expected an EC2 instance type such as t2.medium or m7i.large")))
+    }
+}
+
+/// `ami-` and 8 or 17 hex digits.
+pub fn validate_ami_id(id: &str) -> anyhow::Result<()> {
+    let ok =
+        id.strip_prefix("ami-").is_some_and(|h| matches!(h.len(), 8 | 17) && h.chars().all(|c| c.is_ascii_hexdigit()));
+    if ok { Ok(()) } else { Err(bad_input(format!("invalid --ami-id {id:?}: expected ami- and 8 or 17 hex digits"))) }
+}
+
+fn validate_resource_id(flag: &str, prefix: &str, id: &str) -> anyhow::Result<()> {
+    let ok = id
+        .strip_prefix(prefix)
+        .and_then(|h| h.strip_prefix('-'))
+        .is_some_and(|h| matches!(h.len(), 8 | 17) && h.chars().all(|c| c.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad_input(format!("invalid {flag} {id:?}: expected {prefix}- and 8 or 17 hex digits")))
+    }
+}
+
+/// The first line of an OpenSSH public key file (`ssh-ed25519 AAAA... comment`),
+/// as EC2's ImportKeyPair takes it.
+pub fn read_public_key(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("cannot read --public-key {}: {e}", path.display())))?;
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("");
+    const TYPES: [&str; 5] =
+        ["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"];
+    let mut words = line.split_whitespace();
+    let kind = words.next().unwrap_or("");
+    let body = words.next().unwrap_or("");
+    if line.contains("PRIVATE KEY") {
+        return Err(bad_input(format!(
+            "--public-key {} holds a private key: give the .pub file (the private key never leaves your machine)",
+            path.display()
+        )));
+    }
+    if !TYPES.contains(&kind) || body.len() < 16 {
+        return Err(bad_input(format!(
+            "--public-key {} is not an OpenSSH public key (expected a line such as \"ssh-ed25519 AAAA... you@host\")",
+            path.display()
+        )));
+    }
+    Ok(line.to_owned())
+}
+
+/// The key type and base64 body of a public key line, for comparing keys
+/// whatever their comments.
+pub fn public_key_body(line: &str) -> Option<(&str, &str)> {
+    let mut w = line.split_whitespace();
+    Some((w.next()?, w.next()?))
+}
+
+/// What this run wants. On destroy every role counts, whatever the flags.
+pub fn desired(args: &Args, d: &Deployment) -> anyhow::Result<Desired> {
+    validate_instance_type("--analytics-type", &args.analytics_type)?;
+    validate_instance_type("--director-type", &args.director_type)?;
+    let image = match &args.ami_id {
+        Some(id) => {
+            validate_ami_id(id)?;
+            ImageChoice::Given(id.clone())
+        }
+        None => {
+            let release = UbuntuRelease::parse(&args.ubuntu_release)?;
+            ImageChoice::Lookup { release, pattern: release.image_name_pattern() }
+        }
+    };
+    let network = match (&args.subnet_id, &args.vpc_id) {
+        (Some(s), _) => {
+            validate_resource_id("--subnet-id", "subnet", s)?;
+            if let Some(v) = &args.vpc_id {
+                validate_resource_id("--vpc-id", "vpc", v)?;
+            }
+            NetworkChoice::Subnet { id: s.clone(), vpc: args.vpc_id.clone() }
+        }
+        (None, Some(v)) => {
+            validate_resource_id("--vpc-id", "vpc", v)?;
+            NetworkChoice::Vpc(v.clone())
+        }
+        (None, None) => NetworkChoice::DefaultVpc,
+    };
+    let public_key = match (&args.public_key, args.destroy) {
+        (Some(p), false) => Some(read_public_key(p)?),
+        _ => None,
+    };
+    let instance_profile = args.instance_profile.clone().unwrap_or_else(|| d.name("edxanalytics"));
+    let mut hosts = vec![HostSpec {
+        role: Role::Analytics,
+        count: args.analytics_count,
+        instance_type: args.analytics_type.clone(),
+        root_volume_gb: 50,
+        group_name: args.analytics_group.clone().unwrap_or_else(|| d.name("analytics")),
+        key_name: args.analytics_key.clone().unwrap_or_else(|| d.name("analytics")),
+        instance_profile: Some(instance_profile.clone()),
+    }];
+    if !args.no_director || args.destroy {
+        hosts.push(HostSpec {
+            role: Role::Director,
+            count: 1,
+            instance_type: args.director_type.clone(),
+            root_volume_gb: 8,
+            group_name: args.director_group.clone().unwrap_or_else(|| d.name("director")),
+            key_name: args.director_key.clone().unwrap_or_else(|| d.name("director")),
+            instance_profile: None,
+        });
+    }
+    let key_pairs: Vec<KeyPairSpec> =
+        hosts.iter().map(|h| KeyPairSpec { role: h.role, name: h.key_name.clone() }).collect();
+    if key_pairs.len() == 2 && key_pairs[0].name == key_pairs[1].name {
+        return Err(bad_input(format!("key pair {:?} is named for both hosts", key_pairs[0].name)));
+    }
+    for k in &key_pairs {
+        if k.name.is_empty() || k.name.len() > 255 || k.name.contains('/') || !k.name.is_ascii() {
+            return Err(bad_input(format!("invalid key pair name {:?}", k.name)));
+        }
+    }
+    Ok(Desired { hosts, key_pairs, image, network, public_key, address_name: d.name("analytics"), instance_profile })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::io::Write;
+
+    fn args(extra: &[&str]) -> (Args, Deployment) {
+        let mut v = vec!["mk-ec2", "--client", "acme"];
+        v.extend_from_slice(extra);
+        let a = Args::try_parse_from(v).unwrap();
+        let d = Deployment::from_args(&a.deployment, "mk-ec2").unwrap();
+        (a, d)
+    }
+
+    #[test]
+    fn release_to_pattern() {
+        let p = |s: &str| UbuntuRelease::parse(s).unwrap().image_name_pattern();
+        assert_eq!(p("24.04"), "ubuntu/images/hvm-ssd*/ubuntu-noble-24.04-amd64-server-*");
+        assert_eq!(p("noble"), p("24.04"));
+        assert_eq!(p("Jammy"), "ubuntu/images/hvm-ssd*/ubuntu-jammy-22.04-amd64-server-*");
+        assert_eq!(p("20.04 LTS"), "ubuntu/images/hvm-ssd*/ubuntu-focal-20.04-amd64-server-*");
+        assert_eq!(p("16.04"), "ubuntu/images/hvm-ssd*/ubuntu-xenial-16.04-amd64-server-*");
+        for bad in ["", "24.10", "25.04", "lucid", "24"] {
+            let e = UbuntuRelease::parse(bad).unwrap_err();
+            assert_eq!(common::error::exit_status(&e), 2);
+            assert!(e.to_string().contains("--ubuntu-release"), "{e}");
+        }
+    }
+
+    #[test]
+    fn pattern_matches_canonical_names_only() {
+        // The glob as EC2 applies it: `*` is any run of characters.
+        fn glob(p: &str, s: &str) -> bool {
+            match p.split_once('*') {
+                None => p == s,
+                Some((head, rest)) => {
+                    s.starts_with(head) && (0..=s.len() - head.len()).any(|i| glob(rest, &s[head.len() + i..]))
+                }
+            }
+        }
+        let p = UbuntuRelease::parse("24.04").unwrap().image_name_pattern();
+        assert!(glob(&p, "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250610"));
+        assert!(glob(&p, "ubuntu/images/hvm-ssd/ubuntu-noble-24.04-amd64-server-20240423"));
+        assert!(!glob(&p, "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20250610"));
+        assert!(!glob(&p, "ubuntu-pro-server/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-pro-server-20250610"));
+        assert!(!glob(&p, "ubuntu-minimal/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-minimal-20250610"));
+        assert!(!glob(&p, "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20250610"));
+    }
+
+    #[test]
+    fn instance_types() {
+        for ok in ["t2.medium", "t3a.micro", "m7i-flex.large", "c6gn.16xlarge", "u-6tb1.metal", "mac2-m2pro.metal"] {
+            validate_instance_type("--analytics-type", ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in
+            ["", "t2", "medium", "T2.medium", "t2.", ".medium", "t2.medium.x", "t2 .medium", "tt.medium", "t2.-a"]
+        {
+            let e = validate_instance_type("--analytics-type", bad).unwrap_err();
+            assert_eq!(common::error::exit_status(&e), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids() {
+        validate_ami_id("ami-785db401").unwrap();
+        validate_ami_id("ami-0123456789abcdef0").unwrap();
+        for bad in ["ami-xyz", "785db401", "ami-123", "subnet-785db401"] {
+            assert!(validate_ami_id(bad).is_err(), "{bad}");
+        }
+        let (a, d) = args(&["--subnet-id", "vpc-12345678"]);
+        assert!(desired(&a, &d).unwrap_err().to_string().contains("--subnet-id"));
+    }
+
+    #[test]
+    fn default_hosts() {
+        let (a, d) = args(&[]);
+        let w = desired(&a, &d).unwrap();
+        let an = w.host(Role::Analytics).unwrap();
+        assert_eq!(
+            (an.instance_type.as_str(), an.root_volume_gb, an.group_name.as_str(), an.key_name.as_str()),
+            ("t2.medium", 50, "acme-analytics", "acme-analytics")
+        );
+        assert_eq!(an.instance_profile.as_deref(), Some("acme-edxanalytics"));
+        assert_eq!(an.host_name(1), "analytics-1");
+        let dir = w.host(Role::Director).unwrap();
+        assert_eq!(
+            (dir.instance_type.as_str(), dir.root_volume_gb, dir.group_name.as_str(), dir.key_name.as_str()),
+            ("t2.micro", 8, "acme-director", "acme-director")
+        );
+        assert_eq!(dir.instance_profile, None);
+        assert_eq!(w.key_pairs[1].file_name(), "acme-director.pem");
+        assert_eq!(w.network, NetworkChoice::DefaultVpc);
+        assert!(matches!(&w.image, ImageChoice::Lookup { release, .. } if release.codename == "noble"));
+        assert_eq!(w.address_name, "acme-analytics");
+    }
+
+    #[test]
+    fn no_director_except_on_destroy() {
+        let (a, d) = args(&["--no-director"]);
+        assert_eq!(desired(&a, &d).unwrap().hosts.len(), 1);
+        assert_eq!(desired(&a, &d).unwrap().key_pairs.len(), 1);
+        let (a, d) = args(&["--no-director", "--destroy"]);
+        assert_eq!(desired(&a, &d).unwrap().hosts.len(), 2);
+    }
+
+    #[test]
+    fn bad_flags_are_bad_input() {
+        for (flags, needle) in [
+            (&["--analytics-type", "huge"][..], "--analytics-type"),
+            (&["--director-type", "t2"][..], "--director-type"),
+            (&["--ubuntu-release", "12.04"][..], "--ubuntu-release"),
+            (&["--ami-id", "ubuntu"][..], "--ami-id"),
+            (&["--public-key", "/nonexistent/key.pub"][..], "--public-key"),
+            (&["--analytics-key", "same", "--director-key", "same"][..], "both hosts"),
+        ] {
+            let (a, d) = args(flags);
+            let e = desired(&a, &d).unwrap_err();
+            assert_eq!(common::error::exit_status(&e), 2, "{flags:?}");
+            assert!(e.to_string().contains(needle), "{flags:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn public_key_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &str| {
+            let p = dir.path().join(name);
+            std::fs::File::create(&p).unwrap().write_all(body.as_bytes()).unwrap();
+            p
+        };
+        let ok = write("ok.pub", "\n# mine\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMbFcwT6 me@host\n");
+        assert_eq!(read_public_key(&ok).unwrap(), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMbFcwT6 me@host");
+        let private = write("id", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRIVATE KEY-----\n");
+        assert!(read_public_key(&private).unwrap_err().to_string().contains("private key"));
+        let junk = write("junk.pub", "hello world\n");
+        assert!(read_public_key(&junk).unwrap_err().to_string().contains("not an OpenSSH public key"));
+        assert_eq!(
+            public_key_body("ssh-rsa AAAAB3 comment"),
+            public_key_body("ssh-rsa AAAAB3 other"),
+            "comments do not count"
+        );
+    }
+}

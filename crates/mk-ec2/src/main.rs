@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    common::cli::main("mk-ec2", mk_ec2::run)
+}

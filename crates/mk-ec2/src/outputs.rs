@@ -1,0 +1,212 @@
+//! The `outputs` of the report: what later steps and the operator need.
+//! Pure.
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
+
+use crate::desired::Role;
+use crate::plan::{Address, Host, Network, Observed};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPairOut {
+    pub role: Role,
+    pub name: String,
+    pub id: Option<String>,
+    pub fingerprint: Option<String>,
+    /// Set when the private key is in the secrets directory.
+    pub private_key_file: Option<PathBuf>,
+}
+
+/// What exists once the run is over (or, under dry-run, before it).
+#[derive(Debug, Clone, Default)]
+pub struct Built {
+    pub hosts: Vec<Host>,
+    pub key_pairs: Vec<KeyPairOut>,
+    pub address: Option<Address>,
+    pub image_id: Option<String>,
+    pub network: Option<Network>,
+}
+
+impl Built {
+    /// The dry-run view: what already exists.
+    pub fn observed(o: &Observed, key_pairs: Vec<KeyPairOut>) -> Built {
+        let mut hosts = o.hosts.clone();
+        hosts.sort_by_key(|h| (h.role, h.index().unwrap_or(u32::MAX), h.id.clone()));
+        Built {
+            hosts,
+            key_pairs,
+            address: o.addresses.first().cloned(),
+            image_id: o.image.as_ref().map(|i| i.id.clone()),
+            network: o.network.clone(),
+        }
+    }
+}
+
+fn host_json(h: &Host) -> Value {
+    json!({
+        "id": h.id,
+        "name": h.name,
+        "state": h.state,
+        "instance_type": h.instance_type,
+        "private_ip": h.private_ip,
+        "public_ip": h.public_ip,
+        "private_dns": h.private_dns,
+        "public_dns": h.public_dns,
+        "subnet_id": h.subnet_id,
+        "instance_profile_arn": h.profile_arn,
+    })
+}
+
+fn ssh(key: Option<&KeyPairOut>, host: &str, extra: &str) -> String {
+    let identity =
+        key.and_then(|k| k.private_key_file.as_ref()).map(|p| format!("-i {} ", p.display())).unwrap_or_default();
+    format!("ssh {identity}{extra}ubuntu@{host}")
+}
+
+/// The document's `outputs`: `instances`, `elastic_ip`, `key_pairs`,
+/// `ami_id`, `vpc_id`, `subnet_id` and `ssh` hints.
+pub fn outputs(b: &Built) -> Map<String, Value> {
+    let mut m = Map::new();
+    let analytics: Vec<&Host> = b.hosts.iter().filter(|h| h.role == Role::Analytics).collect();
+    let director = b.hosts.iter().find(|h| h.role == Role::Director);
+    m.insert(
+        "instances".into(),
+        json!({
+            "analytics": analytics.iter().map(|h| host_json(h)).collect::<Vec<_>>(),
+            "director": director.map(host_json),
+        }),
+    );
+    m.insert(
+        "elastic_ip".into(),
+        b.address
+            .as_ref()
+            .map(|a| json!({"allocation_id": a.allocation_id, "public_ip": a.public_ip, "instance_id": a.instance_id}))
+            .unwrap_or(Value::Null),
+    );
+    let mut keys = Map::new();
+    for k in &b.key_pairs {
+        keys.insert(
+            k.role.tag().into(),
+            json!({
+                "name": k.name,
+                "id": k.id,
+                "fingerprint": k.fingerprint,
+                "private_key_file": k.private_key_file.as_ref().map(|p| p.display().to_string()),
+            }),
+        );
+    }
+    m.insert("key_pairs".into(), Value::Object(keys));
+    m.insert("ami_id".into(), b.image_id.clone().into());
+    m.insert("vpc_id".into(), b.network.as_ref().map(|n| n.vpc_id.clone()).into());
+    m.insert("subnet_id".into(), b.network.as_ref().map(|n| n.subnet_id.clone()).into());
+
+    let key = |role: Role| b.key_pairs.iter().find(|k| k.role == role);
+    let analytics_address = b
+        .address
+        .as_ref()
+        .filter(|a| a.instance_id.is_some() && a.instance_id.as_deref() == analytics.first().map(|h| h.id.as_str()))
+        .map(|a| a.public_ip.clone())
+        .or_else(|| analytics.first().and_then(|h| h.public_ip.clone()));
+    let mut hints = Map::new();
+    if let Some(ip) = &analytics_address {
+        hints.insert("analytics".into(), ssh(key(Role::Analytics), ip, "").into());
+        // Jenkins has no authentication: reach it through SSH, never the world.
+        hints.insert(
+            "jenkins_tunnel".into(),
+            format!(
+                "{}  # then browse http://localhost:8080",
+                ssh(key(Role::Analytics), ip, "-N -L 8080:localhost:8080 ")
+            )
+            .into(),
+        );
+    }
+    if let Some(ip) = director.and_then(|h| h.public_ip.clone()) {
+        hints.insert("director".into(), ssh(key(Role::Director), &ip, "").into());
+    }
+    m.insert("ssh".into(), Value::Object(hints));
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(role: Role, id: &str, public_ip: Option<&str>) -> Host {
+        Host {
+            id: id.into(),
+            role,
+            name: Some(format!("{}-1", role.tag())),
+            state: "running".into(),
+            instance_type: "t2.medium".into(),
+            profile_arn: None,
+            http_tokens: Some("required".into()),
+            group_ids: vec![],
+            key_name: None,
+            private_ip: Some("172.31.0.4".into()),
+            public_ip: public_ip.map(str::to_owned),
+            private_dns: None,
+            public_dns: None,
+            subnet_id: Some("subnet-1".into()),
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn outputs_name_files_and_addresses() {
+        let b = Built {
+            hosts: vec![host(Role::Analytics, "i-a", Some("54.0.0.1")), host(Role::Director, "i-d", Some("54.0.0.2"))],
+            key_pairs: vec![
+                KeyPairOut {
+                    role: Role::Analytics,
+                    name: "acme-analytics".into(),
+                    id: Some("key-1".into()),
+                    fingerprint: None,
+                    private_key_file: Some("secrets/acme/acme-analytics.pem".into()),
+                },
+                KeyPairOut {
+                    role: Role::Director,
+                    name: "acme-director".into(),
+                    id: Some("key-2".into()),
+                    fingerprint: None,
+                    private_key_file: None,
+                },
+            ],
+            address: Some(Address {
+                allocation_id: "eipalloc-1".into(),
+                public_ip: "203.0.113.7".into(),
+                association_id: Some("eipassoc-1".into()),
+                instance_id: Some("i-a".into()),
+                tags: vec![],
+            }),
+            image_id: Some("ami-1".into()),
+            network: Some(Network { vpc_id: "vpc-1".into(), subnet_id: "subnet-1".into() }),
+        };
+        let o = Value::Object(outputs(&b));
+        assert_eq!(o["instances"]["analytics"][0]["id"], "i-a");
+        assert_eq!(o["instances"]["analytics"][0]["private_ip"], "172.31.0.4");
+        assert_eq!(o["instances"]["director"]["id"], "i-d");
+        assert_eq!(o["elastic_ip"]["public_ip"], "203.0.113.7");
+        assert_eq!(o["key_pairs"]["analytics"]["private_key_file"], "secrets/acme/acme-analytics.pem");
+        assert_eq!(o["key_pairs"]["director"]["private_key_file"], Value::Null);
+        assert_eq!(o["ami_id"], "ami-1");
+        assert_eq!(o["vpc_id"], "vpc-1");
+        assert_eq!(o["ssh"]["analytics"], "ssh -i secrets/acme/acme-analytics.pem ubuntu@203.0.113.7");
+        assert!(
+            o["ssh"]["jenkins_tunnel"]
+                .as_str()
+                .unwrap()
+                .starts_with("ssh -i secrets/acme/acme-analytics.pem -N -L 8080:localhost:8080 ubuntu@203.0.113.7")
+        );
+        assert_eq!(o["ssh"]["director"], "ssh ubuntu@54.0.0.2");
+    }
+
+    #[test]
+    fn nothing_yet() {
+        let o = Value::Object(outputs(&Built::default()));
+        assert_eq!(o["instances"]["analytics"], json!([]));
+        assert_eq!(o["instances"]["director"], Value::Null);
+        assert_eq!(o["elastic_ip"], Value::Null);
+        assert_eq!(o["ssh"], json!({}));
+    }
+}
