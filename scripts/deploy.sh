@@ -123,8 +123,8 @@ docs=()
 for t in mk-vpc mk-iam mk-buckets mk-sg mk-es mk-rds mk-ec2; do docs+=("$state/$t.json"); done
 run mk-config --upload "${docs[@]}"
 
-jq -s --arg start "$started" --arg end "$EPOCHREALTIME" --arg client "$client" '{
-    client: $client, seconds: (($end | tonumber) - ($start | tonumber) | . * 100 | round / 100),
+jq -s --arg t0 "$started" --arg t1 "$EPOCHREALTIME" --arg client "$client" '{
+    client: $client, seconds: (($t1 | tonumber) - ($t0 | tonumber) | . * 100 | round / 100),
     api_calls: {total: (map(.total) | add), mutating: (map(.mutating) | add)},
     changed: (map(.changed) | add), steps: .}' "$state/calls.log" >"$state/deploy-summary.json"
 jq -r '"deploy.sh: done for \(.client) in \(.seconds)s: \(.changed) changes, \(.api_calls.total) API calls (\(.api_calls.mutating) mutating)"' \

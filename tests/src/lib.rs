@@ -210,3 +210,101 @@ pub fn mode(path: impl AsRef<Path>) -> u32 {
     std::fs::metadata(path.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", path.as_ref().display())).permissions().mode()
         & 0o777
 }
+
+/// The repository's root (scripts live under it).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
+}
+
+/// A deployment driven through the runbooks (scripts/deploy.sh,
+/// scripts/destroy.sh), in its own account, with its own state and secrets
+/// directories, the local MariaDB standing in for the RDS endpoint and for
+/// edxapp's database.
+pub struct Runbook {
+    pub account: Account,
+    pub client: String,
+    pub state: PathBuf,
+    pub secrets: PathBuf,
+    pub migration_user: String,
+    dir: tempfile::TempDir,
+}
+
+/// The local MariaDB the harness started: host, port, admin user, admin
+/// password file.
+pub fn mysql_env() -> (String, String, String, PathBuf) {
+    let var =
+        |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run the tests with scripts/test.sh"));
+    (
+        var("ANALYTICS_TEST_MYSQL_HOST"),
+        var("ANALYTICS_TEST_MYSQL_PORT"),
+        var("ANALYTICS_TEST_MYSQL_ADMIN_USER"),
+        PathBuf::from(var("ANALYTICS_TEST_MYSQL_ADMIN_PASSWORD_FILE")),
+    )
+}
+
+impl Runbook {
+    pub async fn new(prefix: &str) -> Runbook {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let client = unique_client(prefix);
+        let migration_user = format!("m{}", &client[client.len() - 6..]);
+        std::fs::write(dir.path().join("migrate-password"), format!("Migr8-{client}-pw")).unwrap();
+        Runbook {
+            account: Account::fresh().await,
+            state: dir.path().join("state"),
+            secrets: dir.path().join("secrets"),
+            client,
+            migration_user,
+            dir,
+        }
+    }
+
+    /// `bash scripts/<script>` with the deployment's settings.
+    pub fn command(&self, script: &str) -> Command {
+        let (host, port, admin, password_file) = mysql_env();
+        let password = std::fs::read_to_string(&password_file).expect("admin password file");
+        let bin_dir = bin("mk-iam").parent().unwrap().to_path_buf();
+        let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+        let mut cmd = self.account.command("bash");
+        cmd.arg(repo_root().join("scripts").join(script))
+            .env("PATH", path)
+            .env("ANALYTICS_CLIENT", &self.client)
+            .env("ANALYTICS_STATE_DIR", &self.state)
+            .env("ANALYTICS_SECRETS_DIR", &self.secrets)
+            .env("ANALYTICS_REPORTS", "1")
+            .env("ANALYTICS_FORCE", "1")
+            .env("ANALYTICS_UBUNTU_RELEASE", "16.04")
+            .env("ANALYTICS_POLL_INITIAL_MS", "50")
+            .env("ANALYTICS_DB_HOST", &host)
+            .env("ANALYTICS_DB_PORT", &port)
+            .env("ANALYTICS_DB_ADMIN_USER", &admin)
+            .env("MYSQL_PWD", password.trim_end())
+            .env("EDXAPP_DB_HOST", &host)
+            .env("EDXAPP_DB_PORT", &port)
+            .env("EDXAPP_DB_ADMIN_USER", &admin)
+            .env("EDXAPP_DB_ADMIN_PASSWORD_FILE", &password_file)
+            .env("EDXAPP_MIGRATION_USER", &self.migration_user)
+            .env("EDXAPP_MIGRATION_PASSWORD_FILE", self.dir.path().join("migrate-password"));
+        cmd
+    }
+
+    /// Runs a runbook script; returns (exit status, stdout, stderr).
+    pub fn run(&self, script: &str) -> (i32, String, String) {
+        let out = self.command(script).output().expect("running bash");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// A tool's saved JSON document.
+    pub fn doc(&self, name: &str) -> Value {
+        let p = self.state.join(format!("{name}.json"));
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    pub fn migration_password(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("migrate-password")).unwrap()
+    }
+}

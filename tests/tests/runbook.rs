@@ -1,0 +1,198 @@
+//! The runbooks end to end: deploy.sh against the emulators builds every
+//! resource and file; a second deploy.sh makes no mutating call; destroy.sh
+//! leaves nothing of the deployment.
+
+use std::path::Path;
+
+use analytics_tests::{Runbook, bin, mode, mysql_env, run};
+use mysql_async::prelude::Queryable;
+use serde_json::Value;
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
+}
+
+/// Every value in the secrets directory that must never be printed: key
+/// secrets, passwords, private keys.
+fn secret_values(secrets: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(secrets).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&p).unwrap();
+        if name.ends_with(".access-key.json") {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            out.push(s(&v["secret_access_key"]));
+        } else if name.ends_with("_creds") {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            out.push(s(&v["password"]));
+        } else if name.ends_with(".password") || name.ends_with(".master-password") {
+            out.push(text.trim().to_owned());
+        } else if name.ends_with(".pem") {
+            // A line from the middle of the key body.
+            let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("-----")).collect();
+            out.push(lines[lines.len() / 2].to_owned());
+        }
+    }
+    assert!(out.len() >= 8, "expected keys, passwords and private keys in {}: {out:?}", secrets.display());
+    out
+}
+
+fn assert_no_secret_in(what: &str, text: &str, secrets: &[String]) {
+    for secret in secrets {
+        assert!(!text.contains(secret.as_str()), "a secret value appears in {what}");
+    }
+}
+
+#[tokio::test]
+async fn deploy_rerun_destroy() {
+    let rb = Runbook::new("rb").await;
+    let c = rb.client.clone();
+    let (status, stdout, stderr) = rb.run("deploy.sh");
+    assert_eq!(status, 0, "deploy.sh failed:\n{stderr}");
+    let summary = rb.doc("deploy-summary");
+    assert!(summary["api_calls"]["mutating"].as_u64().unwrap() > 40, "{summary}");
+
+    // Every tool ran and saved its document.
+    for tool in ["mk-vpc", "mk-iam", "mk-buckets", "mk-sg", "mk-es", "mk-rds", "mk-ec2", "mk-rds-users", "mk-config"] {
+        assert_eq!(rb.doc(tool)["error"], Value::Null, "{tool}");
+    }
+    let sdk = rb.account.sdk().await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let es = aws_sdk_opensearch::Client::new(&sdk);
+
+    // AWS resources.
+    for b in ["tracking-logs", "analytics-emr", "edxanalytics", "analytics-api-reports"] {
+        s3.head_bucket().bucket(format!("{c}-{b}")).send().await.unwrap_or_else(|e| panic!("{b}: {e}"));
+    }
+    let creds_obj =
+        s3.head_object().bucket(format!("{c}-edxanalytics")).key("edxanalytics_creds").send().await.unwrap();
+    assert_eq!(creds_obj.server_side_encryption().map(|e| e.as_str()), Some("AES256"));
+    iam.get_user().user_name(format!("{c}-analytics-elasticsearch")).send().await.unwrap();
+    let profile = iam.get_instance_profile().instance_profile_name(format!("{c}-edxanalytics")).send().await.unwrap();
+    assert_eq!(profile.instance_profile().unwrap().roles()[0].role_name(), format!("{c}-edxanalytics"));
+    let domain = es.describe_domain().domain_name(format!("{c}-analytics-es")).send().await.unwrap();
+    let endpoint = format!("https://{}", domain.domain_status().unwrap().endpoint().unwrap());
+    assert_eq!(rb.doc("mk-es")["outputs"]["endpoint"], endpoint.as_str());
+    let db = rds.describe_db_instances().db_instance_identifier(format!("{c}-analytics")).send().await.unwrap();
+    assert_eq!(db.db_instances()[0].engine(), Some("mysql"));
+    let running = ec2
+        .describe_instances()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:analytics:client").values(&c).build())
+        .filters(aws_sdk_ec2::types::Filter::builder().name("instance-state-name").values("running").build())
+        .send()
+        .await
+        .unwrap();
+    let instances: usize = running.reservations().iter().map(|r| r.instances().len()).sum();
+    assert_eq!(instances, 2, "the analytics and director hosts");
+    let groups = rb.doc("mk-sg")["outputs"]["security_groups"].clone();
+    for key in ["analytics", "director", "emr_master", "emr_slave", "emr_rds"] {
+        assert!(s(&groups[key]).starts_with("sg-"), "{key}");
+    }
+
+    // The secure files: 0600 in a 0700 directory, with the right content.
+    assert_eq!(mode(&rb.secrets), 0o700);
+    for f in std::fs::read_dir(&rb.secrets).unwrap() {
+        let p = f.unwrap().path();
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+    }
+    let (host, port, _, _) = mysql_env();
+    let vars: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(rb.secrets.join("vars-analytics.yml")).unwrap()).unwrap();
+    assert_eq!(vars["ANALYTICS_MYSQL_HOST"], host.as_str());
+    assert_eq!(vars["ANALYTICS_API_ELASTICSEARCH_LEARNERS_HOST"], endpoint.as_str());
+    assert_eq!(vars["INSIGHTS_NGINX_PORT"], 80);
+    assert!(vars["ANALYTICS_API_REPORT_DOWNLOAD_BACKEND"]["AWS_STORAGE_BUCKET_NAME"].is_string());
+    let cfg = std::fs::read_to_string(rb.secrets.join("analytics-override.cfg")).unwrap();
+    assert!(cfg.contains(&format!("host={endpoint}")) || cfg.contains(&format!("host = {endpoint}")), "{cfg}");
+    let creds: Value =
+        serde_json::from_str(&std::fs::read_to_string(rb.secrets.join("edxanalytics_creds")).unwrap()).unwrap();
+    assert_eq!(creds["port"], port.as_str(), "the port is a string");
+    let ro: Value = serde_json::from_str(&std::fs::read_to_string(rb.secrets.join("edxapp_creds")).unwrap()).unwrap();
+    assert_eq!(ro["username"], "edxapp_ro");
+
+    // The analytics user logs in with the written password and sees its databases.
+    let url = |user: &str, password: &str| {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname(host.clone())
+            .tcp_port(port.parse().unwrap())
+            .user(Some(user))
+            .pass(Some(password))
+    };
+    let mut conn = mysql_async::Conn::new(url("analytics", &s(&creds["password"]))).await.unwrap();
+    let dbs: Vec<String> = conn.query("SHOW DATABASES").await.unwrap();
+    for want in ["dashboard", "analytics-api", "reports"] {
+        assert!(dbs.iter().any(|d| d == want), "{want} in {dbs:?}");
+    }
+    conn.disconnect().await.unwrap();
+    let mut conn = mysql_async::Conn::new(url(&rb.migration_user, &rb.migration_password())).await.unwrap();
+    conn.query_drop("CREATE TABLE `reports`.`t_migrated` (id INT)").await.unwrap();
+    conn.disconnect().await.unwrap();
+
+    // The emr-vars.yml mk-config wrote is accepted by emr-launch.
+    let emr = run(rb.account.command(bin("emr-launch")).env("CLUSTER_NAME", format!("{c}-nightly")).args([
+        "--vars",
+        rb.secrets.join("emr-vars.yml").to_str().unwrap(),
+        "--dry-run",
+    ]));
+    assert_eq!(emr.status, 0, "emr-launch rejected emr-vars.yml:\n{}", emr.stderr);
+    assert_eq!(emr.json["outputs"]["request"]["Name"], format!("{c}-nightly"));
+
+    // No secret value in any output or state file.
+    let secrets = secret_values(&rb.secrets);
+    assert_no_secret_in("deploy.sh's stdout", &stdout, &secrets);
+    assert_no_secret_in("deploy.sh's stderr", &stderr, &secrets);
+    for f in std::fs::read_dir(&rb.state).unwrap() {
+        let p = f.unwrap().path();
+        if p.is_file() {
+            assert_no_secret_in(&p.display().to_string(), &std::fs::read_to_string(&p).unwrap(), &secrets);
+        }
+    }
+
+    // A re-run of a finished deployment makes no mutating call.
+    let (status, _, stderr) = rb.run("deploy.sh");
+    assert_eq!(status, 0, "second deploy.sh failed:\n{stderr}");
+    let again = rb.doc("deploy-summary");
+    assert_eq!(again["api_calls"]["mutating"], 0, "{again}");
+    assert_eq!(again["changed"], 0, "{again}");
+
+    // destroy.sh leaves nothing of the deployment.
+    let (status, _, stderr) = rb.run("destroy.sh");
+    assert_eq!(status, 0, "destroy.sh failed:\n{stderr}");
+    for b in ["tracking-logs", "analytics-emr", "edxanalytics", "analytics-api-reports"] {
+        assert!(s3.head_bucket().bucket(format!("{c}-{b}")).send().await.is_err(), "bucket {b} left");
+    }
+    assert!(iam.get_user().user_name(format!("{c}-analytics-elasticsearch")).send().await.is_err());
+    assert!(iam.get_role().role_name(format!("{c}-edxanalytics")).send().await.is_err());
+    assert!(iam.get_instance_profile().instance_profile_name(format!("{c}-edxanalytics")).send().await.is_err());
+    let policies = iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send().await.unwrap();
+    assert!(policies.policies().iter().all(|p| !p.policy_name().unwrap_or_default().starts_with(&c)));
+    iam.get_role().role_name("EMR_EC2_DefaultRole").send().await.expect("the shared EMR role stays");
+    assert!(es.describe_domain().domain_name(format!("{c}-analytics-es")).send().await.is_err());
+    assert!(rds.describe_db_instances().db_instance_identifier(format!("{c}-analytics")).send().await.is_err());
+    let left = ec2
+        .describe_instances()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:analytics:client").values(&c).build())
+        .send()
+        .await
+        .unwrap();
+    for i in left.reservations().iter().flat_map(|r| r.instances()) {
+        assert_eq!(i.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("terminated"));
+    }
+    let sgs = ec2.describe_security_groups().send().await.unwrap();
+    assert!(sgs.security_groups().iter().all(|g| !g.group_name().unwrap_or_default().starts_with(&c)));
+    let keys = ec2.describe_key_pairs().send().await.unwrap();
+    assert!(keys.key_pairs().iter().all(|k| !k.key_name().unwrap_or_default().starts_with(&c)));
+    let addresses = ec2.describe_addresses().send().await.unwrap();
+    assert!(addresses.addresses().is_empty(), "the Elastic IP is released");
+    let igws = ec2
+        .describe_internet_gateways()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:analytics:client").values(&c).build())
+        .send()
+        .await
+        .unwrap();
+    assert!(igws.internet_gateways().is_empty(), "the internet gateway is deleted");
+}
