@@ -227,6 +227,11 @@ pub struct Runbook {
     pub secrets: PathBuf,
     pub migration_user: String,
     dir: tempfile::TempDir,
+    /// Held while the deployment lives: the runbooks use the fixed database
+    /// and user names of the runbook (`dashboard`, `analytics`...) on the one
+    /// local MariaDB, so runbook tests take turns (nextest runs each test in
+    /// its own process, hence a file lock rather than a mutex).
+    _turn: std::fs::File,
 }
 
 /// The local MariaDB the harness started: host, port, admin user, admin
@@ -244,6 +249,14 @@ pub fn mysql_env() -> (String, String, String, PathBuf) {
 
 impl Runbook {
     pub async fn new(prefix: &str) -> Runbook {
+        let lock_dir = std::env::var_os("ANALYTICS_EMULATOR_RUN").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        let turn = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock_dir.join("runbook-tests.lock"))
+            .expect("runbook lock file");
+        turn.lock().expect("waiting for the runbook lock");
         let dir = tempfile::tempdir().expect("temporary directory");
         let client = unique_client(prefix);
         let migration_user = format!("m{}", &client[client.len() - 6..]);
@@ -255,6 +268,7 @@ impl Runbook {
             client,
             migration_user,
             dir,
+            _turn: turn,
         }
     }
 
