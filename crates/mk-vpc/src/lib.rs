@@ -19,7 +19,7 @@ use crate::plan::GatewayRef;
 
 const EXAMPLES: &str = "\
 Examples:
-  mk-vpc --client acme                      # the default VPC and its main route table
+  mk-vpc --client acme                      # the default VPC and every subnet's route table
   mk-vpc --client acme --vpc-id vpc-0a1b2c3d4e5f60718 \\
       --subnet-id subnet-0123456789abcdef0 --dry-run
   mk-vpc --client acme --subnet-id subnet-0123456789abcdef0 --subnet-id subnet-0fedcba9876543210
