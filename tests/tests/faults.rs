@@ -1,0 +1,388 @@
+//! Fault injection: deploy.sh through scripts/fault-proxy.py, which answers
+//! 10% of the AWS calls with throttling or 500s in each service's wire
+//! format (without forwarding them), still completes, and leaves exactly the
+//! end state of a fault-free run: nothing duplicated (internet gateway,
+//! security groups, access keys, instances, Elastic IP, search domain,
+//! database, key pairs, policy versions, EMR cluster), and a re-run without
+//! the proxy has nothing left to do. And each fault, in each service's
+//! format, is one the SDK reads as its code and retries.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use analytics_tests::{Account, Runbook, bin, moto_url, repo_root, run};
+use aws_config::retry::RetryConfig;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::Filter;
+use serde_json::Value;
+
+/// scripts/fault-proxy.py, running for as long as this guard lives.
+///
+/// Stopped on drop: closing its stdin makes it shut down cleanly
+/// (`--stop-on-stdin-eof`), SIGKILL after 5 s if it has not. The same pipe
+/// ends it if this test process dies without dropping the guard.
+struct FaultProxy {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    url: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl FaultProxy {
+    fn start(upstream: &str, rate: f64, kinds: &str, seed: u64, delay_ms: u64) -> FaultProxy {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port_file = dir.path().join("port");
+        let log = dir.path().join("fault-proxy.log");
+        let mut child = Command::new(python())
+            .arg(repo_root().join("scripts/fault-proxy.py"))
+            .args(["--upstream", upstream, "--port-file"])
+            .arg(&port_file)
+            .args(["--fault-rate", &rate.to_string(), "--kinds", kinds, "--seed", &seed.to_string()])
+            .args(["--delay-ms", &delay_ms.to_string(), "--stop-on-stdin-eof", "-v"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("proxy log"))
+            .spawn()
+            .expect("starting scripts/fault-proxy.py");
+        let stdin = child.stdin.take();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(&port_file) {
+                break p.trim().to_owned();
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("fault-proxy.py exited ({status}):\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+            assert!(Instant::now() < deadline, "fault-proxy.py wrote no port file within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        FaultProxy { child, stdin, url: format!("http://127.0.0.1:{port}"), log, _dir: dir }
+    }
+
+    /// `GET /fault-proxy/stats`, over a bare socket (no HTTP client needed).
+    fn stats(&self) -> Value {
+        let addr = self.url.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).expect("connecting to the proxy");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(s, "GET /fault-proxy/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).expect("reading the proxy's stats");
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("stats are not JSON ({e}): {answer}"))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The harness venv's python (next to the emulator run dir), else python3.
+fn python() -> PathBuf {
+    std::env::var_os("ANALYTICS_EMULATOR_RUN")
+        .map(|run| PathBuf::from(run).join("../venv/bin/python"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
+}
+
+fn tag(key: &str, value: &str) -> Filter {
+    Filter::builder().name(format!("tag:{key}")).values(value).build()
+}
+
+/// The resources a tool's document names: `kind name id` lines.
+fn identities(doc: &Value) -> BTreeSet<String> {
+    doc["changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no changes in {doc}"))
+        .iter()
+        .map(|c| format!("{} {} {}", s(&c["kind"]), s(&c["name"]), c["id"].as_str().unwrap_or("")))
+        .collect()
+}
+
+const TOOLS: [&str; 8] = ["mk-vpc", "mk-iam", "mk-buckets", "mk-sg", "mk-es", "mk-rds", "mk-ec2", "mk-config"];
+
+#[tokio::test]
+async fn deploy_converges_through_faults() {
+    let t0 = Instant::now();
+    let rb = Runbook::new("flt").await;
+    let c = rb.client.clone();
+    // Seed 7 draws both kinds within the first 50 requests (deploy.sh sends
+    // over 100), so both are always injected; 5 ms more latency on every answer.
+    let proxy = FaultProxy::start(&moto_url(), 0.1, "throttle,500", 7, 5);
+
+    // deploy.sh through the proxy completes.
+    let out = rb.command("deploy.sh").env("AWS_ENDPOINT_URL", &proxy.url).output().expect("running deploy.sh");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "deploy.sh failed through the proxy:\n{stderr}\nproxy:\n{}", proxy.log());
+    let t_deploy = t0.elapsed();
+
+    // The proxy really injected faults, and the tools retried them.
+    let deploy_stats = proxy.stats();
+    let faults = deploy_stats["faults"].as_u64().unwrap();
+    assert!(faults > 0, "no fault injected: {deploy_stats}");
+    assert!(deploy_stats["faults_by_kind"]["throttle"].as_u64().unwrap() > 0, "{deploy_stats}");
+    assert!(deploy_stats["faults_by_kind"]["500"].as_u64().unwrap() > 0, "{deploy_stats}");
+    assert_eq!(deploy_stats["upstream_errors"], 0, "{deploy_stats}");
+    let mut retried = Vec::new();
+    let mut sent = 0;
+    for tool in TOOLS {
+        let calls = &rb.doc(tool)["api_calls"];
+        let (total, attempts) = (calls["total"].as_u64().unwrap(), calls["attempts"].as_u64().unwrap());
+        assert!(attempts >= total, "{tool}: {calls}");
+        sent += attempts;
+        if attempts > total {
+            retried.push(format!("{tool} {}/{total}", attempts - total));
+        }
+    }
+    assert!(!retried.is_empty(), "no tool retried anything: {deploy_stats}");
+    // Every attempt went through the proxy, forwarded or faulted (more than
+    // the documents show: mk-es, mk-rds and mk-ec2 run twice, the first
+    // document is overwritten).
+    assert!(
+        deploy_stats["forwarded"].as_u64().unwrap() + faults >= sent,
+        "the tools' attempts did not all go through the proxy: {sent} attempts, {deploy_stats}"
+    );
+
+    // EMR too (awsJson, not used by deploy.sh): emr-launch through the proxy.
+    let cluster_name = format!("{c}-nightly");
+    let vars = rb.secrets.join("emr-vars.yml");
+    let emr_launch = || {
+        let mut cmd = rb.account.command(bin("emr-launch"));
+        cmd.env("CLUSTER_NAME", &cluster_name).env("ANALYTICS_POLL_INITIAL_MS", "50").arg("--vars").arg(&vars);
+        cmd
+    };
+    let emr = run(emr_launch().env("AWS_ENDPOINT_URL", &proxy.url));
+    assert_eq!(emr.status, 0, "emr-launch failed through the proxy:\n{}\nproxy:\n{}", emr.stderr, proxy.log());
+    let cluster_id = s(&emr.json["outputs"]["cluster_id"]);
+    let stats = proxy.stats();
+    drop(proxy);
+
+    // The end state, read straight from the emulator in the deployment's account.
+    let sdk = rb.account.sdk().await;
+    let s3 = s3_client(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let es = aws_sdk_opensearch::Client::new(&sdk);
+    let client_tag = || tag("analytics:client", &c);
+
+    // Network: one internet gateway of the client, attached to the VPC.
+    let vpc_id = s(&rb.doc("mk-vpc")["outputs"]["vpc_id"]);
+    let igws = ec2.describe_internet_gateways().filters(client_tag()).send().await.unwrap();
+    assert_eq!(igws.internet_gateways().len(), 1, "internet gateways: {:?}", igws.internet_gateways());
+    let attached =
+        ec2.describe_internet_gateways().filters(Filter::builder().name("attachment.vpc-id").values(&vpc_id).build());
+    assert_eq!(attached.send().await.unwrap().internet_gateways().len(), 1, "gateways attached to {vpc_id}");
+
+    // One set of security groups: the five mk-sg names, each once.
+    let want: BTreeSet<String> =
+        rb.doc("mk-sg")["outputs"]["security_groups"].as_object().unwrap().values().map(s).collect();
+    assert_eq!(want.len(), 5, "{want:?}");
+    let groups = ec2.describe_security_groups().filters(client_tag()).send().await.unwrap();
+    let got: Vec<String> = groups.security_groups().iter().map(|g| g.group_id().unwrap().to_owned()).collect();
+    assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), want, "the client's security groups: {got:?}");
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    let names: BTreeSet<&str> = groups.security_groups().iter().filter_map(|g| g.group_name()).collect();
+    assert_eq!(names.len(), got.len(), "a group name twice: {names:?}");
+
+    // IAM: the two users, one access key each, and its one key file.
+    let users: Vec<String> = iam
+        .list_users()
+        .send()
+        .await
+        .unwrap()
+        .users()
+        .iter()
+        .map(|u| u.user_name().to_owned())
+        .filter(|u| u.starts_with(&c))
+        .collect();
+    assert_eq!(users.len(), 2, "{users:?}");
+    for user in &users {
+        let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
+        let ids: Vec<&str> = keys.access_key_metadata().iter().filter_map(|k| k.access_key_id()).collect();
+        assert_eq!(ids.len(), 1, "{user} has access keys {ids:?}");
+        let files: Vec<PathBuf> = std::fs::read_dir(&rb.secrets)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(&format!("{user}.access-key.json")))
+            .collect();
+        assert_eq!(files.len(), 1, "{user}: key files {files:?}");
+        let stored: Value = serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+        assert_eq!(stored["access_key_id"], ids[0], "{user}: the key file holds the live key");
+    }
+    let key_files = std::fs::read_dir(&rb.secrets)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".access-key.json"))
+        .count();
+    assert_eq!(key_files, users.len(), "one key file per user");
+    // One instance profile holding one role; each managed policy at one version.
+    let profile = iam.get_instance_profile().instance_profile_name(format!("{c}-edxanalytics")).send().await.unwrap();
+    assert_eq!(profile.instance_profile().unwrap().roles().len(), 1);
+    let policies = iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send().await.unwrap();
+    let ours: Vec<_> = policies.policies().iter().filter(|p| p.policy_name().unwrap_or("").starts_with(&c)).collect();
+    assert!(!ours.is_empty(), "no policy of {c}");
+    for p in ours {
+        let versions = iam.list_policy_versions().policy_arn(p.arn().unwrap()).send().await.unwrap();
+        assert_eq!(versions.versions().len(), 1, "{:?} has versions {:?}", p.policy_name(), versions.versions());
+    }
+
+    // Hosts: one analytics and one director instance, not terminated.
+    let instances = ec2
+        .describe_instances()
+        .filters(client_tag())
+        .filters(Filter::builder().name("instance-state-name").values("pending").values("running").build())
+        .send()
+        .await
+        .unwrap();
+    let mut hosts: Vec<String> = instances
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| {
+            let name = i.tags().iter().find(|t| t.key() == Some("Name")).and_then(|t| t.value()).unwrap_or("?");
+            name.to_owned()
+        })
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts.len(), 2, "live instances of {c}: {hosts:?}");
+    assert!(hosts[0].contains("analytics") && hosts[1].contains("director"), "{hosts:?}");
+    // One Elastic IP, and one key pair per host.
+    let addresses = ec2.describe_addresses().send().await.unwrap();
+    assert_eq!(addresses.addresses().len(), 1, "Elastic IPs: {:?}", addresses.addresses());
+    let key_pairs = ec2.describe_key_pairs().send().await.unwrap();
+    let key_names: Vec<&str> = key_pairs.key_pairs().iter().filter_map(|k| k.key_name()).collect();
+    assert_eq!(key_names.len(), 2, "key pairs: {key_names:?}");
+    assert_eq!(key_names.iter().collect::<BTreeSet<_>>().len(), 2, "key pairs: {key_names:?}");
+
+    // One search domain, one database, the four buckets.
+    let domains = es.list_domain_names().send().await.unwrap();
+    assert_eq!(domains.domain_names().len(), 1, "search domains: {:?}", domains.domain_names());
+    let dbs = rds.describe_db_instances().send().await.unwrap();
+    assert_eq!(dbs.db_instances().len(), 1, "DB instances: {:?}", dbs.db_instances());
+    let buckets = s3.list_buckets().send().await.unwrap();
+    let ours = buckets.buckets().iter().filter(|b| b.name().unwrap_or("").starts_with(&c)).count();
+    assert_eq!(ours, 4, "buckets of {c}");
+
+    // A re-run without the proxy has nothing left to do, and finds the very
+    // resources the faulty run reported (same kinds, names and ids).
+    let faulty: Vec<(&str, BTreeSet<String>)> = TOOLS.iter().map(|t| (*t, identities(&rb.doc(t)))).collect();
+    let (status, _, stderr) = rb.run("deploy.sh");
+    assert_eq!(status, 0, "deploy.sh without the proxy failed:\n{stderr}");
+    let again = rb.doc("deploy-summary");
+    assert_eq!(again["api_calls"]["mutating"], 0, "the faulty run did not converge: {again}");
+    assert_eq!(again["changed"], 0, "{again}");
+    for (tool, before) in faulty {
+        let doc = rb.doc(tool);
+        assert_eq!(identities(&doc), before, "{tool}: the re-run found other resources");
+        assert_eq!(doc["api_calls"]["attempts"], doc["api_calls"]["total"], "{tool}: retries without faults");
+    }
+    // The EMR cluster is live once, and a fault-free emr-launch reuses it.
+    let emr = run(&mut emr_launch()).ok();
+    assert_eq!(emr.mutating(), 0, "{}", emr.stdout);
+    assert_eq!(emr.json["outputs"]["cluster_id"], cluster_id.as_str());
+    assert_eq!(emr.action("emr-cluster", &cluster_name), "unchanged");
+    assert!(
+        !emr.stdout.contains("live clusters are named"),
+        "a second cluster was launched through the proxy:\n{}",
+        emr.stdout
+    );
+
+    eprintln!(
+        "faults: deploy.sh {deploy_stats}; with emr-launch {stats}; retried (extra attempts/calls): {}; \
+         deploy through the proxy {:.1}s, whole test {:.1}s",
+        retried.join(", "),
+        t_deploy.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+/// What a call through an always-faulting proxy gave: (HTTP status, error code).
+fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata>(
+    r: Result<T, aws_sdk_ec2::error::SdkError<E, aws_sdk_ec2::config::http::HttpResponse>>,
+) -> (u16, Option<String>) {
+    let e = r.expect_err("a call through a proxy at fault rate 1 must fail");
+    let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+    (status, e.code().map(str::to_owned))
+}
+
+/// An error answer: HTTP status and error code.
+type Answer = (u16, &'static str);
+
+/// What the real services answer: (service, throttling, internal error).
+const WIRE: [(&str, Answer, Answer); 7] = [
+    ("ec2", (503, "RequestLimitExceeded"), (500, "InternalError")),
+    ("iam", (400, "Throttling"), (500, "InternalFailure")),
+    ("sts", (400, "Throttling"), (500, "InternalFailure")),
+    ("rds", (400, "Throttling"), (500, "InternalFailure")),
+    ("emr", (400, "ThrottlingException"), (500, "InternalFailure")),
+    ("es", (429, "ThrottlingException"), (500, "InternalException")),
+    ("s3", (503, "SlowDown"), (500, "InternalError")),
+];
+
+/// One read of `service` through `sdk`: (HTTP status, error code).
+async fn fail_one(service: &str, sdk: &aws_config::SdkConfig) -> (u16, Option<String>) {
+    match service {
+        "ec2" => failure(aws_sdk_ec2::Client::new(sdk).describe_vpcs().send().await),
+        "iam" => failure(aws_sdk_iam::Client::new(sdk).list_users().send().await),
+        "sts" => failure(aws_sdk_sts::Client::new(sdk).get_caller_identity().send().await),
+        "rds" => failure(aws_sdk_rds::Client::new(sdk).describe_db_instances().send().await),
+        "emr" => failure(aws_sdk_emr::Client::new(sdk).list_clusters().send().await),
+        "es" => failure(aws_sdk_opensearch::Client::new(sdk).list_domain_names().send().await),
+        "s3" => failure(s3_client(sdk).list_buckets().send().await),
+        // HEAD: no body, as S3 answers; the status alone says it.
+        "s3 head" => (failure(s3_client(sdk).head_bucket().bucket("b").send().await).0, None),
+        _ => unreachable!("{service}"),
+    }
+}
+
+fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+}
+
+/// Every fault kind, in every service's wire format: the SDK reads the code
+/// the real service sends, and retries it (2 attempts allowed, 2 faults seen
+/// per call).
+#[tokio::test]
+async fn faults_are_in_each_services_wire_format() {
+    let account = Account::fresh().await;
+    for kind in ["throttle", "500"] {
+        let proxy = FaultProxy::start(&moto_url(), 1.0, kind, 1, 0);
+        let retry = RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(1));
+        let sdk = account.sdk().await.into_builder().endpoint_url(&proxy.url).retry_config(retry).build();
+        let mut calls = 0;
+        for (service, throttle, internal) in WIRE {
+            let want = if kind == "throttle" { throttle } else { internal };
+            assert_eq!(fail_one(service, &sdk).await, (want.0, Some(want.1.to_owned())), "{kind} fault of {service}");
+            calls += 1;
+            if service == "s3" {
+                assert_eq!(fail_one("s3 head", &sdk).await, (want.0, None), "{kind} fault of S3 HEAD");
+                calls += 1;
+            }
+        }
+        let stats = proxy.stats();
+        assert_eq!(stats["faults"], 2 * calls, "every {kind} fault retried once: {stats}");
+        assert_eq!(stats["forwarded"], 0, "{stats}");
+    }
+}
