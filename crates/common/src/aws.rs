@@ -109,7 +109,11 @@ impl AwsArgs {
             .with_max_backoff(Duration::from_secs(10));
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
         if let Some(p) = &self.profile {
-            loader = loader.profile_name(p);
+            // As with the AWS CLI, a named profile's credentials win over
+            // keys in the environment, and an unknown profile is an error
+            // rather than a silent fall back to whatever the environment holds.
+            let creds = aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(p).build();
+            loader = loader.profile_name(p).credentials_provider(creds);
         }
         if let Some(r) = &self.region {
             loader = loader.region(Region::new(r.clone()));
@@ -137,10 +141,16 @@ impl AwsArgs {
             Some(p) => {
                 use aws_credential_types::provider::ProvideCredentials;
                 if let Err(e) = p.provide_credentials().await {
-                    return Err(bad_input(format!(
-                        "no usable AWS credentials ({}): configure a profile, SSO, env vars or an instance role",
-                        crate::error::one_line(&aws_smithy_types::error::display::DisplayErrorContext(&e).to_string())
-                    )));
+                    let why =
+                        crate::error::one_line(&aws_smithy_types::error::display::DisplayErrorContext(&e).to_string());
+                    return Err(bad_input(match &self.profile {
+                        Some(name) => format!(
+                            "AWS profile {name:?} is not defined or has no usable credentials ({why}): check ~/.aws/config"
+                        ),
+                        None => format!(
+                            "no usable AWS credentials ({why}): configure a profile, SSO, env vars or an instance role"
+                        ),
+                    }));
                 }
             }
         }

@@ -20,8 +20,17 @@ pub struct SecretsArgs {
 }
 
 impl SecretsArgs {
-    pub fn dir(&self, client: &str) -> SecretsDir {
-        SecretsDir { path: self.secrets_dir.clone().unwrap_or_else(|| Path::new("secrets").join(client)) }
+    /// The secrets directory for `client`. A path that exists and is not a
+    /// directory is bad input, found before any call.
+    pub fn dir(&self, client: &str) -> anyhow::Result<SecretsDir> {
+        let path = self.secrets_dir.clone().unwrap_or_else(|| Path::new("secrets").join(client));
+        if path.exists() && !path.is_dir() {
+            return Err(crate::error::bad_input(format!(
+                "secrets directory {} exists and is not a directory",
+                path.display()
+            )));
+        }
+        Ok(SecretsDir { path })
     }
 }
 
@@ -112,6 +121,17 @@ mod tests {
         assert_eq!(fs::read_dir(s.path()).unwrap().count(), 1, "no temporary file left");
         s.remove("k").unwrap();
         s.remove("k").unwrap();
+    }
+
+    #[test]
+    fn a_file_is_not_a_secrets_directory() {
+        let t = tempfile::NamedTempFile::new().unwrap();
+        let args = SecretsArgs { secrets_dir: Some(t.path().to_path_buf()) };
+        let e = args.dir("acme").unwrap_err();
+        assert_eq!(crate::error::exit_status(&e), 2);
+        assert!(e.to_string().contains("is not a directory"), "{e}");
+        let d = tempfile::tempdir().unwrap();
+        assert!(SecretsArgs { secrets_dir: Some(d.path().to_path_buf()) }.dir("acme").is_ok());
     }
 
     #[test]

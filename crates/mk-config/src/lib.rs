@@ -206,7 +206,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     let d = Deployment::from_args(&args.deployment, "mk-config")?;
     run.report.client = Some(d.client.to_string());
     let emr = valid_emr_settings(&args)?;
-    let secrets = args.secrets.dir(d.client.as_str());
+    let secrets = args.secrets.dir(d.client.as_str())?;
     let docs = read_documents(&args)?;
     docs.check_client(d.client.as_str())?;
     let facts = gather(emr, &d, &docs, &secrets)?;

@@ -118,7 +118,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     let d = Deployment::from_args(&args.deployment, "mk-ec2")?;
     run.report.client = Some(d.client.to_string());
     let w = desired::desired(&args, &d)?;
-    let secrets = args.secrets.dir(d.client.as_str());
+    let secrets = args.secrets.dir(d.client.as_str())?;
     let aws = args.aws.load(&run.calls).await?;
     run.report.region = Some(aws.region.clone());
     let ec2_client = common::client!(aws_sdk_ec2, &aws);

@@ -83,7 +83,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     let d = Deployment::from_args(&args.deployment, "mk-iam")?;
     run.report.client = Some(d.client.to_string());
     let names = Names::from_args(&args, &d)?;
-    let secrets = args.secrets.dir(d.client.as_str());
+    let secrets = args.secrets.dir(d.client.as_str())?;
     let stored_keys =
         names.users.iter().map(|(_, user)| keys::stored_key_id(&secrets, user)).collect::<anyhow::Result<Vec<_>>>()?;
     let aws = args.aws.load(&run.calls).await?;

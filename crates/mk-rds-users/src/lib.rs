@@ -142,8 +142,8 @@ impl ToolArgs for Args {
 
 fn secrets_dir(args: &Args, client: Option<&ClientName>) -> anyhow::Result<SecretsDir> {
     match (&args.secrets.secrets_dir, client) {
-        (Some(dir), _) => Ok(SecretsDir::new(dir)),
-        (None, Some(c)) => Ok(args.secrets.dir(c.as_str())),
+        (Some(_), _) => args.secrets.dir(""),
+        (None, Some(c)) => args.secrets.dir(c.as_str()),
         (None, None) => Err(bad_input(
             "--client (or ANALYTICS_CLIENT) or --secrets-dir is needed: passwords go to ./secrets/<client> by default",
         )),

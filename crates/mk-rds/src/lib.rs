@@ -120,7 +120,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     let d = Deployment::from_args(&args.deployment, "mk-rds")?;
     run.report.client = Some(d.client.to_string());
     let want = desired::instance(&args, &d)?;
-    let secrets = args.secrets.dir(d.client.as_str());
+    let secrets = args.secrets.dir(d.client.as_str())?;
     let aws = args.aws.load(&run.calls).await?;
     run.report.region = Some(aws.region.clone());
     let c = rds::Clients { rds: common::client!(aws_sdk_rds, &aws), ec2: common::client!(aws_sdk_ec2, &aws) };
