@@ -247,6 +247,32 @@ pub fn mysql_env() -> (String, String, String, PathBuf) {
     )
 }
 
+/// The runbook's fixed MySQL names (SPEC section 8) on the one local
+/// MariaDB: dropped before each runbook test, while it holds the lock, so
+/// what an earlier deployment left (destroy.sh deletes the RDS instance, not
+/// this stand-in) cannot make the next one see users without password files.
+async fn forget_runbook_names() {
+    let (host, port, admin, password_file) = mysql_env();
+    let password = std::fs::read_to_string(password_file).expect("admin password file");
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(host)
+        .tcp_port(port.parse().expect("port"))
+        .user(Some(admin))
+        .pass(Some(password.trim_end().to_owned()));
+    let mut conn = mysql_async::Conn::new(opts).await.expect("admin connection to the test MariaDB");
+    use mysql_async::prelude::Queryable;
+    for stmt in [
+        "DROP USER IF EXISTS 'analytics'@'%'",
+        "DROP USER IF EXISTS 'edxapp_ro'@'%'",
+        "DROP DATABASE IF EXISTS `dashboard`",
+        "DROP DATABASE IF EXISTS `analytics-api`",
+        "DROP DATABASE IF EXISTS `reports`",
+    ] {
+        conn.query_drop(stmt).await.expect(stmt);
+    }
+    conn.disconnect().await.expect("disconnecting");
+}
+
 impl Runbook {
     pub async fn new(prefix: &str) -> Runbook {
         let lock_dir = std::env::var_os("ANALYTICS_EMULATOR_RUN").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
@@ -257,6 +283,7 @@ impl Runbook {
             .open(lock_dir.join("runbook-tests.lock"))
             .expect("runbook lock file");
         turn.lock().expect("waiting for the runbook lock");
+        forget_runbook_names().await;
         let dir = tempfile::tempdir().expect("temporary directory");
         let client = unique_client(prefix);
         let migration_user = format!("m{}", &client[client.len() - 6..]);
