@@ -386,3 +386,162 @@ async fn faults_are_in_each_services_wire_format() {
         assert_eq!(stats["forwarded"], 0, "{stats}");
     }
 }
+
+/// One tool of the network/identity/hosts steps, the seed of its own proxy,
+/// and the creates whose answers that seed loses (each at least once).
+struct LostStep {
+    tool: &'static str,
+    kinds: &'static str,
+    seed: u64,
+    lost: &'static [&'static str],
+}
+
+/// Rate of faults in [`creates_survive_lost_answers`]: high, so that the
+/// few creates of each tool are hit.
+const LOST_RATE: f64 = 0.35;
+
+/// Each tool gets its own proxy and seed, and the tools run one after the
+/// other: the proxy draws in arrival order, and within one tool that order
+/// is fixed from one run to the next (concurrent calls only swap faults
+/// among themselves), so each seed below loses the answers it names.
+/// mk-vpc's three creates come one after the other, so that step only
+/// loses answers (no throttling), at the same rate. mk-iam applies its
+/// steps concurrently, which would make the order vary: it runs once
+/// without faults, then through the proxy with only one user's access key
+/// to make again.
+const LOST_STEPS: [LostStep; 4] = [
+    LostStep {
+        tool: "mk-vpc",
+        kinds: "lost",
+        seed: 56,
+        lost: &["CreateInternetGateway", "AttachInternetGateway", "CreateRoute"],
+    },
+    LostStep { tool: "mk-sg", kinds: "lost,throttle", seed: 7, lost: &["CreateSecurityGroup"] },
+    // Twice in a row (that is two keys without secret to clean up).
+    LostStep { tool: "mk-iam", kinds: "lost,throttle", seed: 19, lost: &["CreateAccessKey"] },
+    LostStep { tool: "mk-ec2", kinds: "lost,throttle", seed: 11, lost: &["CreateKeyPair", "AllocateAddress"] },
+];
+
+/// Lost answers: the proxy forwards the call, then drops the answer and
+/// sends a 500, so a retry repeats a call that took effect (as a lost
+/// connection does on AWS). The creates nothing deduplicates (internet
+/// gateway, Elastic IP, access key) are not repeated blindly, and those that
+/// answer "already exists" to their own retry (gateway attachment, route,
+/// security group, key pair) carry on: each tool succeeds, nothing is
+/// duplicated, no secret is lost, and a fault-free re-run has nothing to do.
+#[tokio::test]
+async fn creates_survive_lost_answers() {
+    let rb = Runbook::new("lost").await;
+    let c = rb.client.clone();
+    let tool = |name: &str| {
+        let mut cmd = rb.account.command(bin(name));
+        cmd.env("ANALYTICS_CLIENT", &c)
+            .env("ANALYTICS_SECRETS_DIR", &rb.secrets)
+            .env("ANALYTICS_POLL_INITIAL_MS", "50");
+        cmd
+    };
+    let mut vpc_id = String::new();
+    let args = |name: &str, vpc_id: &str| -> Vec<String> {
+        match name {
+            "mk-vpc" => vec![],
+            "mk-sg" => vec!["--vpc-id".into(), vpc_id.into()],
+            "mk-iam" => vec!["--reports".into()],
+            "mk-ec2" => vec!["--vpc-id".into(), vpc_id.into(), "--ubuntu-release".into(), "16.04".into()],
+            _ => unreachable!("{name}"),
+        }
+    };
+    let sdk = rb.account.sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let mut docs = Vec::new();
+    for step in &LOST_STEPS {
+        if step.tool == "mk-iam" {
+            run(tool(step.tool).args(args(step.tool, &vpc_id))).ok();
+            let user = format!("{c}-analytics-elasticsearch");
+            let keys = iam.list_access_keys().user_name(&user).send().await.unwrap();
+            for k in keys.access_key_metadata() {
+                iam.delete_access_key()
+                    .user_name(&user)
+                    .access_key_id(k.access_key_id().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            std::fs::remove_file(rb.secrets.join(format!("{user}.access-key.json"))).unwrap();
+        }
+        let proxy = FaultProxy::start(&moto_url(), LOST_RATE, step.kinds, step.seed, 0);
+        let r = run(tool(step.tool).args(args(step.tool, &vpc_id)).env("AWS_ENDPOINT_URL", &proxy.url));
+        let log = proxy.log();
+        assert_eq!(r.status, 0, "{} failed through lost answers:\n{}\nproxy:\n{log}", step.tool, r.stderr);
+        let stats = proxy.stats();
+        drop(proxy);
+        for op in step.lost {
+            assert!(
+                log.contains(&format!(" {op} POST / -> fault lost")),
+                "{}: seed {} no longer loses an answer to {op} (the tool's calls changed?): pick a seed that \
+                 does (see this test's comment)\nproxy:\n{log}",
+                step.tool,
+                step.seed
+            );
+        }
+        eprintln!("{}: {stats}", step.tool);
+        if step.tool == "mk-vpc" {
+            vpc_id = s(&r.json["outputs"]["vpc_id"]);
+        }
+        docs.push((step.tool, identities(&r.json)));
+    }
+
+    let client_tag = || tag("analytics:client", &c);
+
+    // One internet gateway, attached, and the route to it.
+    let igws = ec2.describe_internet_gateways().filters(client_tag()).send().await.unwrap();
+    let igws = igws.internet_gateways();
+    assert_eq!(igws.len(), 1, "internet gateways: {igws:?}");
+    let igw = igws[0].internet_gateway_id().unwrap();
+    assert_eq!(igws[0].attachments().iter().filter_map(|a| a.vpc_id()).collect::<Vec<_>>(), [vpc_id.as_str()]);
+    let tables = ec2
+        .describe_route_tables()
+        .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+        .send()
+        .await
+        .unwrap();
+    for t in tables.route_tables() {
+        let default: Vec<_> = t.routes().iter().filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).collect();
+        assert_eq!(default.len(), 1, "{:?}: {default:?}", t.route_table_id());
+        assert_eq!(default[0].gateway_id(), Some(igw), "{:?}", t.route_table_id());
+    }
+
+    // Five security groups, each name once.
+    let groups = ec2.describe_security_groups().filters(client_tag()).send().await.unwrap();
+    let names: BTreeSet<&str> = groups.security_groups().iter().filter_map(|g| g.group_name()).collect();
+    assert_eq!((groups.security_groups().len(), names.len()), (5, 5), "{names:?}");
+
+    // One access key per user, the one its key file holds.
+    for (_, user) in [("es", format!("{c}-analytics-elasticsearch")), ("reports", format!("{c}-analytics-reports"))] {
+        let keys = iam.list_access_keys().user_name(&user).send().await.unwrap();
+        let ids: Vec<&str> = keys.access_key_metadata().iter().filter_map(|k| k.access_key_id()).collect();
+        assert_eq!(ids.len(), 1, "{user} has access keys {ids:?}");
+        let file = rb.secrets.join(format!("{user}.access-key.json"));
+        let stored: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(stored["access_key_id"], ids[0], "{user}: the key file holds the live key");
+    }
+
+    // One Elastic IP; each key pair once, with its private key on disk.
+    let addresses = ec2.describe_addresses().send().await.unwrap();
+    assert_eq!(addresses.addresses().len(), 1, "Elastic IPs: {:?}", addresses.addresses());
+    let key_pairs = ec2.describe_key_pairs().send().await.unwrap();
+    let key_names: Vec<&str> = key_pairs.key_pairs().iter().filter_map(|k| k.key_name()).collect();
+    assert_eq!(key_names.len(), 2, "key pairs: {key_names:?}");
+    for name in key_names {
+        assert!(rb.secrets.join(format!("{name}.pem")).is_file(), "key pair {name} has no private key file");
+    }
+
+    // A fault-free re-run of each tool has nothing to do, and finds the
+    // very resources the lossy run reported.
+    for (step, (name, before)) in LOST_STEPS.iter().zip(docs) {
+        let r = run(tool(step.tool).args(args(step.tool, &vpc_id))).ok();
+        assert_eq!(r.mutating(), 0, "{name}: the lossy run did not converge: {}", r.stdout);
+        assert_eq!(identities(&r.json), before, "{name}: the re-run found other resources");
+        assert!(!r.stdout.contains("lost?"), "{name}: a secret was lost: {}", r.stdout);
+    }
+}

@@ -13,6 +13,8 @@
 //! - [`secrets`]: the secrets directory (0700) and its files (0600, atomic);
 //! - [`wait`]: polling with backoff, a timeout and progress on stderr;
 //! - [`error`]: bad input (exit 2) versus failure (exit 1), AWS error lines;
+//! - [`once`]: creates AWS cannot deduplicate, sent at most once per try
+//!   and verified after a transient failure;
 //! - [`names`], [`policy`]: naming rules and policy-document comparison
 //!   that several tools need;
 //! - [`cli`]: the `main` every tool shares: logging, exit codes, printing.
@@ -26,6 +28,7 @@ pub mod cli;
 pub mod deployment;
 pub mod error;
 pub mod names;
+pub mod once;
 pub mod policy;
 pub mod report;
 pub mod secrets;

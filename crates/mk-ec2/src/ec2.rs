@@ -339,15 +339,66 @@ impl Apply<'_> {
                 KeyOp::Create => {
                     self.secrets.ensure()?;
                     let tags = plan::role_tags(self.d, step.spec.role, None);
-                    let created = self
-                        .ec2
-                        .create_key_pair()
-                        .key_name(name)
-                        .key_type(KeyType::Ed25519)
-                        .tag_specifications(tag_spec(ResourceType::KeyPair, &tags))
-                        .send()
-                        .await
-                        .aws_context(format!("creating key pair {name}"))?;
+                    let what = format!("creating key pair {name}");
+                    let create = || {
+                        self.ec2
+                            .create_key_pair()
+                            .key_name(name)
+                            .key_type(KeyType::Ed25519)
+                            .tag_specifications(tag_spec(ResourceType::KeyPair, &tags))
+                            .send()
+                    };
+                    let created = match create().await {
+                        Ok(created) => created,
+                        // The plan saw no key pair of this name: our own
+                        // create took effect and its answer, which held the
+                        // only copy of the private key, was lost. That key
+                        // pair is unusable: delete it (if it is this
+                        // client's) and create it again, once.
+                        Err(e) if aws_error_code(&e) == Some("InvalidKeyPair.Duplicate") => {
+                            let found = self.key_pair(name).await?;
+                            if !found.as_ref().is_some_and(|k| self.is_ours(&k.tags)) {
+                                return Err(e)
+                                    .aws_context(format!("{what} (one of that name appeared, not this client's)"));
+                            }
+                            tracing::warn!("key pair {name} was made but its private key was lost: making it again");
+                            let delete = || async {
+                                self.ec2
+                                    .delete_key_pair()
+                                    .key_name(name)
+                                    .send()
+                                    .await
+                                    .aws_context(format!("deleting key pair {name}, whose private key was lost"))
+                            };
+                            delete().await?;
+                            // Once more, and this time a lost answer is not
+                            // retried blindly: the key pair it made is
+                            // deleted before the next try.
+                            let no_retries =
+                                aws_sdk_ec2::config::Config::builder().retry_config(common::once::no_retries());
+                            common::once::at_most_once(
+                                &what,
+                                || {
+                                    self.ec2
+                                        .create_key_pair()
+                                        .key_name(name)
+                                        .key_type(KeyType::Ed25519)
+                                        .tag_specifications(tag_spec(ResourceType::KeyPair, &tags))
+                                        .customize()
+                                        .config_override(no_retries.clone())
+                                        .send()
+                                },
+                                || async {
+                                    if self.key_pair(name).await?.is_some_and(|k| self.is_ours(&k.tags)) {
+                                        delete().await?;
+                                    }
+                                    Ok(None)
+                                },
+                            )
+                            .await?
+                        }
+                        Err(e) => return Err(e).aws_context(what),
+                    };
                     let mut pem = created.key_material().unwrap_or_default().to_owned();
                     if !pem.ends_with('\n') {
                         pem.push('\n');
@@ -358,17 +409,32 @@ impl Apply<'_> {
                 }
                 KeyOp::Import(public_key) => {
                     let tags = plan::role_tags(self.d, step.spec.role, None);
-                    let imported = self
+                    let what = format!("importing key pair {name}");
+                    let call = self
                         .ec2
                         .import_key_pair()
                         .key_name(name)
                         .public_key_material(Blob::new(public_key.as_bytes()))
                         .tag_specifications(tag_spec(ResourceType::KeyPair, &tags))
-                        .send()
-                        .await
-                        .aws_context(format!("importing key pair {name}"))?;
-                    tracing::info!("imported key pair {name}");
-                    (imported.key_pair_id().map(str::to_owned), imported.key_fingerprint().map(str::to_owned))
+                        .send();
+                    match call.await {
+                        Ok(imported) => {
+                            tracing::info!("imported key pair {name}");
+                            (imported.key_pair_id().map(str::to_owned), imported.key_fingerprint().map(str::to_owned))
+                        }
+                        // A retry of an import whose answer was lost: the
+                        // key pair is there, with our public key and tags.
+                        Err(e) if aws_error_code(&e) == Some("InvalidKeyPair.Duplicate") => {
+                            match self.key_pair(name).await? {
+                                Some(k) if self.is_ours(&k.tags) => (k.id, k.fingerprint),
+                                _ => {
+                                    return Err(e)
+                                        .aws_context(format!("{what} (one of that name appeared, not this client's)"));
+                                }
+                            }
+                        }
+                        Err(e) => return Err(e).aws_context(what),
+                    }
                 }
                 KeyOp::Tag(tags) => {
                     let k = step.existing.as_ref().expect("tagging an existing key pair");
@@ -395,6 +461,29 @@ impl Apply<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// One key pair by name, if it exists.
+    async fn key_pair(&self, name: &str) -> anyhow::Result<Option<KeyPair>> {
+        let out = self
+            .ec2
+            .describe_key_pairs()
+            .filters(filter("key-name", [name]))
+            .send()
+            .await
+            .aws_context(format!("reading key pair {name}"))?;
+        Ok(out.key_pairs().iter().find(|k| k.key_name() == Some(name)).map(|k| KeyPair {
+            name: name.to_owned(),
+            id: k.key_pair_id().map(str::to_owned),
+            fingerprint: k.key_fingerprint().map(str::to_owned),
+            public_key: None,
+            tags: tags_of(k.tags()),
+        }))
+    }
+
+    /// Whether tags say this client's.
+    fn is_ours(&self, tags: &[(String, String)]) -> bool {
+        tags.iter().any(|(k, v)| k == common::deployment::TAG_CLIENT && v == self.d.client.as_str())
     }
 
     async fn tag(&self, id: &str, tags: &[(String, String)]) -> anyhow::Result<()> {
@@ -614,21 +703,37 @@ impl Apply<'_> {
                     a.clone()
                 }
                 None => {
-                    let out = self
-                        .ec2
-                        .allocate_address()
-                        .domain(DomainType::Vpc)
-                        .tag_specifications(tag_spec(ResourceType::ElasticIp, &step.tags))
-                        .send()
-                        .await
-                        .aws_context("allocating an Elastic IP")?;
+                    // Nothing deduplicates an allocation, and each address
+                    // costs money: sent once per try, and after a lost
+                    // answer the address is looked for by its tags (the plan
+                    // allocates only when none of the client's exists).
+                    let no_retries = aws_sdk_ec2::config::Config::builder().retry_config(common::once::no_retries());
+                    let a = common::once::at_most_once(
+                        "allocating an Elastic IP",
+                        || async {
+                            let out = self
+                                .ec2
+                                .allocate_address()
+                                .domain(DomainType::Vpc)
+                                .tag_specifications(tag_spec(ResourceType::ElasticIp, &step.tags))
+                                .customize()
+                                .config_override(no_retries.clone())
+                                .send()
+                                .await?;
+                            Ok(Address {
+                                allocation_id: out.allocation_id().unwrap_or_default().to_owned(),
+                                public_ip: out.public_ip().unwrap_or_default().to_owned(),
+                                tags: step.tags.clone(),
+                                ..Default::default()
+                            })
+                        },
+                        || async {
+                            let found = observe_addresses(self.ec2, self.d).await?;
+                            Ok(found.into_iter().find(|a| a.association_id.is_none()))
+                        },
+                    )
+                    .await?;
                     mutated = true;
-                    let a = Address {
-                        allocation_id: out.allocation_id().unwrap_or_default().to_owned(),
-                        public_ip: out.public_ip().unwrap_or_default().to_owned(),
-                        tags: step.tags.clone(),
-                        ..Default::default()
-                    };
                     tracing::info!("allocated Elastic IP {} ({})", a.public_ip, a.allocation_id);
                     change = change.with_id(&a.allocation_id);
                     a

@@ -333,10 +333,41 @@ async fn set_policy_document(iam: &Client, arn: &str, document: &Value) -> anyho
 /// Makes a key, and stores it before anything else can fail. If storing
 /// fails, the key is deleted again: a key nobody holds the secret of is
 /// exactly what the next run would have to warn about.
+///
+/// CreateAccessKey has nothing to deduplicate on, and its answer is the
+/// only copy of the secret: it is sent once per try (SDK retries off). The
+/// user's keys are listed first; after a transient failure, a key that was
+/// not there then is one this run made and whose secret was lost: it is
+/// deleted before the next try (never a key that existed before, so never
+/// one whose secret the secrets directory holds).
 async fn create_access_key(iam: &Client, secrets: &SecretsDir, user: &str) -> anyhow::Result<(String, PathBuf)> {
-    let out = retry_fresh(user, || iam.create_access_key().user_name(user).send())
-        .await
-        .aws_context(format!("creating an access key for {user}"))?;
+    let list = || async {
+        let what = format!("listing access keys of {user}");
+        let out = retry_fresh(&what, || iam.list_access_keys().user_name(user).send()).await.aws_context(what)?;
+        Ok::<Vec<String>, anyhow::Error>(
+            out.access_key_metadata().iter().filter_map(|k| k.access_key_id().map(str::to_owned)).collect(),
+        )
+    };
+    let before = list().await?;
+    let no_retries = aws_sdk_iam::config::Config::builder().retry_config(common::once::no_retries());
+    let out = common::once::at_most_once(
+        &format!("creating an access key for {user}"),
+        || {
+            retry_fresh(user, || {
+                iam.create_access_key().user_name(user).customize().config_override(no_retries.clone()).send()
+            })
+        },
+        || async {
+            for id in list().await?.into_iter().filter(|id| !before.contains(id)) {
+                tracing::warn!("access key {id} of {user} was made but its answer (the secret) was lost: deleting it");
+                let call = iam.delete_access_key().user_name(user).access_key_id(&id).send();
+                done_if(call, NO_SUCH_ENTITY, format!("deleting access key {id} of {user} (its secret was lost)"))
+                    .await?;
+            }
+            Ok(None)
+        },
+    )
+    .await?;
     let key = out.access_key().with_context(|| format!("CreateAccessKey for {user} returned no key"))?;
     let stored = StoredKey {
         user: user.to_owned(),

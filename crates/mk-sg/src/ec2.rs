@@ -7,6 +7,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
+use common::deployment::TAG_CLIENT;
 use common::error::bad_input;
 use common::{AwsResultExt, Report, aws_error_code};
 
@@ -160,6 +161,8 @@ impl Ids {
     }
 }
 
+const DUPLICATE_RULE: &str = "InvalidPermission.Duplicate";
+
 /// Runs one call; returns the id of a group it created.
 async fn apply_op(ec2: &Client, vpc_id: &str, op: &Op, ids: &Ids) -> anyhow::Result<Option<String>> {
     match op {
@@ -172,16 +175,42 @@ async fn apply_op(ec2: &Client, vpc_id: &str, op: &Op, ids: &Ids) -> anyhow::Res
                     b.tags(tag(k, v))
                 })
                 .build();
-            let out = ec2
+            let what = format!("creating security group {name} in {vpc_id}");
+            let call = ec2
                 .create_security_group()
                 .group_name(name)
                 .description(description)
                 .vpc_id(vpc_id)
                 .tag_specifications(spec)
-                .send()
-                .await
-                .aws_context(format!("creating security group {name} in {vpc_id}"))?;
-            return Ok(Some(out.group_id().unwrap_or_default().to_owned()));
+                .send();
+            return match call.await {
+                Ok(out) => Ok(Some(out.group_id().unwrap_or_default().to_owned())),
+                // The plan saw no group of this name: our own create took
+                // effect and its answer was lost (the SDK retried it).
+                Err(e) if aws_error_code(&e) == Some("InvalidGroup.Duplicate") => {
+                    let found = ec2
+                        .describe_security_groups()
+                        .filters(filter("vpc-id", [vpc_id]))
+                        .filters(filter("group-name", [name.as_str()]))
+                        .send()
+                        .await
+                        .aws_context(format!("reading security group {name} of {vpc_id}"))?;
+                    let group = found.security_groups().first();
+                    let has = |(k, v): &(String, String)| {
+                        group.is_some_and(|g| g.tags().iter().any(|t| t.key() == Some(k) && t.value() == Some(v)))
+                    };
+                    match group.and_then(|g| g.group_id()) {
+                        Some(id) if tags.iter().filter(|(k, _)| k == TAG_CLIENT).all(has) => {
+                            tracing::debug!("{what}: it exists already (an earlier try took effect): {id}");
+                            Ok(Some(id.to_owned()))
+                        }
+                        _ => {
+                            Err(e).aws_context(format!("{what} (a group of that name appeared, not this deployment's)"))
+                        }
+                    }
+                }
+                Err(e) => Err(e).aws_context(what),
+            };
         }
         Op::TagGroup { id, tags } => {
             ec2.create_tags()
@@ -206,12 +235,23 @@ async fn apply_op(ec2: &Client, vpc_id: &str, op: &Op, ids: &Ids) -> anyhow::Res
                     permission(&r, Some(desc))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            ec2.authorize_security_group_ingress()
-                .group_id(&id)
-                .set_ip_permissions(Some(perms))
-                .send()
-                .await
-                .aws_context(format!("adding {} rule(s) to security group {id}", rules.len()))?;
+            let what = format!("adding {} rule(s) to security group {id}", rules.len());
+            let call =
+                ec2.authorize_security_group_ingress().group_id(&id).set_ip_permissions(Some(perms.clone())).send();
+            match call.await {
+                Ok(_) => {}
+                // The plan saw none of these rules: an earlier try took
+                // effect and its answer was lost. Each rule on its own, so
+                // that every one is known to be there.
+                Err(e) if aws_error_code(&e) == Some(DUPLICATE_RULE) => {
+                    tracing::debug!("{what}: some exist already (an earlier try took effect); adding them one by one");
+                    for p in perms {
+                        let one = ec2.authorize_security_group_ingress().group_id(&id).ip_permissions(p).send();
+                        one.await.none_if(DUPLICATE_RULE, &what)?;
+                    }
+                }
+                Err(e) => return Err(e).aws_context(what),
+            }
         }
         Op::Revoke { group_id, egress, rules } => {
             // With the description each rule carries: AWS ignores it, the

@@ -222,13 +222,29 @@ async fn apply_op(ec2: &Client, vpc: &str, op: &Op, new_gateway: Option<&str>) -
         Op::CreateGateway { tags } => {
             // Tagged in the same call, so an interrupted run leaves a
             // gateway the next run recognises as its own.
-            let out = ec2
-                .create_internet_gateway()
-                .tag_specifications(tag_specification(tags))
-                .send()
-                .await
-                .aws_context("creating an internet gateway")?;
-            let id = out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_owned();
+            // Nothing deduplicates this create: sent once per try, and
+            // after a lost answer the gateway is looked for by its tags
+            // (the plan creates one only when none of ours is detached).
+            let no_retries = aws_sdk_ec2::config::Config::builder().retry_config(common::once::no_retries());
+            let ours: Vec<Filter> = tags.iter().map(|(k, v)| filter(&format!("tag:{k}"), [v.as_str()])).collect();
+            let id = common::once::at_most_once(
+                "creating an internet gateway",
+                || async {
+                    let out = ec2
+                        .create_internet_gateway()
+                        .tag_specifications(tag_specification(tags))
+                        .customize()
+                        .config_override(no_retries.clone())
+                        .send()
+                        .await?;
+                    Ok(out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_owned())
+                },
+                || async {
+                    let found = gateways(ec2, ours.clone()).await?;
+                    Ok(found.into_iter().find(|g| g.attached_to.is_empty()).map(|g| g.id))
+                },
+            )
+            .await?;
             return Ok(Some(id));
         }
         Op::TagGateway { id, tags } => {
@@ -242,22 +258,41 @@ async fn apply_op(ec2: &Client, vpc: &str, op: &Op, new_gateway: Option<&str>) -
         }
         Op::AttachGateway(g) => {
             let id = resolve(g)?;
-            ec2.attach_internet_gateway()
-                .internet_gateway_id(&id)
-                .vpc_id(vpc)
-                .send()
-                .await
-                .aws_context(format!("attaching internet gateway {id} to {vpc}"))?;
+            let what = format!("attaching internet gateway {id} to {vpc}");
+            match ec2.attach_internet_gateway().internet_gateway_id(&id).vpc_id(vpc).send().await {
+                Ok(_) => {}
+                // Already so: a retry of an attach whose answer was lost.
+                Err(e) if aws_error_code(&e) == Some("Resource.AlreadyAssociated") => {
+                    let found = gateways(ec2, vec![filter("internet-gateway-id", [id.as_str()])]).await?;
+                    if !found.iter().any(|g| g.attached_to.iter().any(|v| v == vpc)) {
+                        return Err(e).aws_context(format!("{what} (it is attached elsewhere)"));
+                    }
+                }
+                Err(e) => return Err(e).aws_context(what),
+            }
         }
         Op::CreateRoute { route_table, gateway } => {
             let id = resolve(gateway)?;
-            ec2.create_route()
-                .route_table_id(route_table)
-                .destination_cidr_block(ANYWHERE)
-                .gateway_id(&id)
-                .send()
-                .await
-                .aws_context(format!("adding route {ANYWHERE} -> {id} to {route_table}"))?;
+            let what = format!("adding route {ANYWHERE} -> {id} to {route_table}");
+            let call =
+                ec2.create_route().route_table_id(route_table).destination_cidr_block(ANYWHERE).gateway_id(&id).send();
+            match call.await {
+                Ok(_) => {}
+                // Already there: a retry of a create whose answer was lost,
+                // fine if it goes to our gateway.
+                Err(e) if aws_error_code(&e) == Some("RouteAlreadyExists") => {
+                    let tables = route_tables(ec2, vpc).await?;
+                    let target = tables.iter().find(|t| &t.id == route_table).and_then(|t| t.default_route.clone());
+                    if target.as_deref() != Some(id.as_str()) {
+                        anyhow::bail!(
+                            "{what}: RouteAlreadyExists: {route_table} already sends {ANYWHERE} to {}, not to {id}; \
+                             remove that route or name another route table",
+                            target.as_deref().unwrap_or("an unknown target")
+                        );
+                    }
+                }
+                Err(e) => return Err(e).aws_context(what),
+            }
         }
         Op::DeleteRoute { route_table } => {
             ec2.delete_route()
