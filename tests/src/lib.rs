@@ -247,11 +247,14 @@ pub fn mysql_env() -> (String, String, String, PathBuf) {
     )
 }
 
-/// The runbook's fixed MySQL names (SPEC section 8) on the one local
-/// MariaDB: dropped before each runbook test, while it holds the lock, so
-/// what an earlier deployment left (destroy.sh deletes the RDS instance, not
-/// this stand-in) cannot make the next one see users without password files.
-async fn forget_runbook_names() {
+/// The runbook's fixed MySQL names (SPEC section 8: users `analytics` and
+/// `edxapp_ro`, the three databases) plus this runbook's migration user, on
+/// the one local MariaDB all runbook tests share. Nothing else drops them
+/// (destroy.sh deletes the RDS instance, not this stand-in), and a
+/// deployment that finds them without their password files cannot write its
+/// credentials: dropped when a [`Runbook`] is made and again when it goes
+/// (also when its test fails), while it holds the runbook lock.
+async fn forget_runbook_names(migration_user: &str) {
     let (host, port, admin, password_file) = mysql_env();
     let password = std::fs::read_to_string(password_file).expect("admin password file");
     let opts = mysql_async::OptsBuilder::default()
@@ -261,16 +264,30 @@ async fn forget_runbook_names() {
         .pass(Some(password.trim_end().to_owned()));
     let mut conn = mysql_async::Conn::new(opts).await.expect("admin connection to the test MariaDB");
     use mysql_async::prelude::Queryable;
-    for stmt in [
-        "DROP USER IF EXISTS 'analytics'@'%'",
-        "DROP USER IF EXISTS 'edxapp_ro'@'%'",
-        "DROP DATABASE IF EXISTS `dashboard`",
-        "DROP DATABASE IF EXISTS `analytics-api`",
-        "DROP DATABASE IF EXISTS `reports`",
-    ] {
-        conn.query_drop(stmt).await.expect(stmt);
+    for user in ["analytics", "edxapp_ro", migration_user] {
+        let stmt = format!("DROP USER IF EXISTS '{user}'@'%'");
+        conn.query_drop(&stmt).await.expect(&stmt);
+    }
+    for db in ["dashboard", "analytics-api", "reports"] {
+        let stmt = format!("DROP DATABASE IF EXISTS `{db}`");
+        conn.query_drop(&stmt).await.expect(&stmt);
     }
     conn.disconnect().await.expect("disconnecting");
+}
+
+impl Drop for Runbook {
+    fn drop(&mut self) {
+        let user = self.migration_user.clone();
+        // A runtime of its own: this runs inside the test's runtime.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(forget_runbook_names(&user))
+        })
+        .join();
+    }
 }
 
 impl Runbook {
@@ -283,10 +300,10 @@ impl Runbook {
             .open(lock_dir.join("runbook-tests.lock"))
             .expect("runbook lock file");
         turn.lock().expect("waiting for the runbook lock");
-        forget_runbook_names().await;
         let dir = tempfile::tempdir().expect("temporary directory");
         let client = unique_client(prefix);
         let migration_user = format!("m{}", &client[client.len() - 6..]);
+        forget_runbook_names(&migration_user).await;
         std::fs::write(dir.path().join("migrate-password"), format!("Migr8-{client}-pw")).unwrap();
         Runbook {
             account: Account::fresh().await,

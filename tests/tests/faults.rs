@@ -419,7 +419,16 @@ const LOST_STEPS: [LostStep; 4] = [
     LostStep { tool: "mk-sg", kinds: "lost,throttle", seed: 7, lost: &["CreateSecurityGroup"] },
     // Twice in a row (that is two keys without secret to clean up).
     LostStep { tool: "mk-iam", kinds: "lost,throttle", seed: 19, lost: &["CreateAccessKey"] },
-    LostStep { tool: "mk-ec2", kinds: "lost,throttle", seed: 11, lost: &["CreateKeyPair", "AllocateAddress"] },
+    // mk-ec2 makes its keys itself and imports them; the SDK's retry of a
+    // lost AssociateAddress re-associates the address with the same host.
+    // The seed must not lose RunInstances: the emulator ignores ClientToken
+    // (AWS returns the same instance), so its retry launches a second host.
+    LostStep {
+        tool: "mk-ec2",
+        kinds: "lost,throttle",
+        seed: 160,
+        lost: &["ImportKeyPair", "AllocateAddress", "AssociateAddress"],
+    },
 ];
 
 /// Lost answers: the proxy forwards the call, then drops the answer and
@@ -544,4 +553,141 @@ async fn creates_survive_lost_answers() {
         assert_eq!(identities(&r.json), before, "{name}: the re-run found other resources");
         assert!(!r.stdout.contains("lost?"), "{name}: a secret was lost: {}", r.stdout);
     }
+}
+
+/// The operations whose answer the proxy lost, from its `-v` log.
+fn lost_answers(log: &str) -> Vec<&str> {
+    log.lines().filter(|l| l.ends_with("-> fault lost")).filter_map(|l| l.split_whitespace().nth(2)).collect()
+}
+
+/// mk-iam's other calls through lost answers (beyond the access keys of
+/// [`creates_survive_lost_answers`]). The proxy draws in arrival order and
+/// mk-iam reads everything before it changes anything, so with a fixed seed
+/// the draws of its first changes are fixed too:
+///
+/// 1. A drifted policy at IAM's five-version quota, and the client's
+///    instance profile holding another role: one step in each phase, its
+///    calls one after the other, and seed 38 loses the answers of all of
+///    them. Sent again, CreatePolicyVersion would make a sixth version
+///    (LimitExceeded), RemoveRoleFromInstanceProfile finds the role gone (a
+///    500 on the emulator, NoSuchEntity on AWS), AddRoleToInstanceProfile
+///    finds the profile full (LimitExceeded).
+/// 2. Everything from nothing in a fresh account, then `--destroy`: the
+///    first calls after the reads are all creates (policies, roles, users,
+///    whose repeat answers EntityAlreadyExists), then all deletes; which of
+///    them seed 10 hits depends on arrival order, that it hits some does not.
+///
+/// Each run succeeds, nothing is duplicated, and a fault-free re-run has
+/// nothing to do.
+#[tokio::test]
+async fn iam_calls_survive_lost_answers() {
+    const RATE: f64 = 0.35;
+    let c = analytics_tests::unique_client("iaml");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mk_iam = |account: &Account, secrets: &str, extra: &[&str]| {
+        let mut cmd = account.command(bin("mk-iam"));
+        cmd.args(["--client", &c, "--reports", "--secrets-dir"]).arg(dir.path().join(secrets)).args(extra);
+        cmd
+    };
+    let lossy = |account: &Account, secrets: &str, extra: &[&str], seed: u64| {
+        let proxy = FaultProxy::start(&moto_url(), RATE, "lost", seed, 0);
+        let r = run(mk_iam(account, secrets, extra).env("AWS_ENDPOINT_URL", &proxy.url));
+        let log = proxy.log();
+        drop(proxy);
+        assert_eq!(r.status, 0, "mk-iam {extra:?} failed through lost answers:\n{}\nproxy:\n{log}", r.stderr);
+        eprintln!("mk-iam {extra:?}, seed {seed}: answers lost: {}", lost_answers(&log).join(" "));
+        (r, log)
+    };
+    let no_longer = |seed: u64, what: &str, log: &str| {
+        format!(
+            "seed {seed} no longer loses the answer of {what} (mk-iam's calls changed?): pick a seed that does \
+             (see this test's comment)\nproxy:\n{log}"
+        )
+    };
+
+    // 1. Drifted at the quota, a foreign role in the profile.
+    let account = Account::fresh().await;
+    let iam = aws_sdk_iam::Client::new(&account.sdk().await);
+    run(&mut mk_iam(&account, "one", &[])).ok();
+    let policy_name = format!("{c}-provision-emr-clusters");
+    let policy = format!("arn:aws:iam::{}:policy/{policy_name}", account.id);
+    let drifted =
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}"#;
+    for _ in 0..4 {
+        iam.create_policy_version()
+            .policy_arn(&policy)
+            .policy_document(drifted)
+            .set_as_default(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    let profile = format!("{c}-edxanalytics");
+    let foreign = format!("{c}-other");
+    iam.remove_role_from_instance_profile().instance_profile_name(&profile).role_name(&profile).send().await.unwrap();
+    iam.create_role()
+        .role_name(&foreign)
+        .assume_role_policy_document(r#"{"Version": "2012-10-17", "Statement": []}"#)
+        .send()
+        .await
+        .unwrap();
+    iam.add_role_to_instance_profile().instance_profile_name(&profile).role_name(&foreign).send().await.unwrap();
+    let (r, log) = lossy(&account, "one", &[], 38);
+    let lost = lost_answers(&log);
+    for op in
+        ["DeletePolicyVersion", "CreatePolicyVersion", "RemoveRoleFromInstanceProfile", "AddRoleToInstanceProfile"]
+    {
+        assert!(lost.contains(&op), "{}", no_longer(38, op, &log));
+    }
+    assert_eq!(r.action("iam-policy", &policy_name), "updated");
+    assert_eq!(r.action("iam-instance-profile", &profile), "updated");
+    let versions = iam.list_policy_versions().policy_arn(&policy).send().await.unwrap();
+    let versions = versions.versions();
+    assert_eq!(versions.len(), 5, "the oldest made room for one new version: {versions:?}");
+    assert_eq!(versions.iter().filter(|v| v.is_default_version()).count(), 1, "{versions:?}");
+    let held = iam.get_instance_profile().instance_profile_name(&profile).send().await.unwrap();
+    let held: Vec<&str> = held.instance_profile().unwrap().roles().iter().map(|r| r.role_name()).collect();
+    assert_eq!(held, [profile.as_str()], "the profile holds the client's role, once");
+    let again = run(&mut mk_iam(&account, "one", &[])).ok();
+    assert_eq!(again.mutating(), 0, "the lossy run did not converge: {}", again.stdout);
+
+    // 2. From nothing, then destroy.
+    let account = Account::fresh().await;
+    let iam = aws_sdk_iam::Client::new(&account.sdk().await);
+    let (r, log) = lossy(&account, "two", &[], 10);
+    let creates = ["CreatePolicy", "CreateRole", "CreateUser"];
+    assert!(lost_answers(&log).iter().any(|op| creates.contains(op)), "{}", no_longer(10, "a create", &log));
+    for user in [format!("{c}-analytics-elasticsearch"), format!("{c}-analytics-reports")] {
+        let keys = iam.list_access_keys().user_name(&user).send().await.unwrap();
+        let ids: Vec<&str> = keys.access_key_metadata().iter().filter_map(|k| k.access_key_id()).collect();
+        assert_eq!(ids.len(), 1, "{user} has access keys {ids:?}");
+        let file = dir.path().join("two").join(format!("{user}.access-key.json"));
+        let stored: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(stored["access_key_id"], ids[0], "{user}: the key file holds the live key");
+        assert!(
+            !dir.path().join("two").join(format!("{user}.access-key.pending.json")).exists(),
+            "{user}: a marker left"
+        );
+    }
+    let policies = iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send().await.unwrap();
+    let ours: Vec<_> = policies.policies().iter().filter(|p| p.policy_name().unwrap_or("").starts_with(&c)).collect();
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    for p in ours {
+        let versions = iam.list_policy_versions().policy_arn(p.arn().unwrap()).send().await.unwrap();
+        assert_eq!(versions.versions().len(), 1, "{:?} has versions {:?}", p.policy_name(), versions.versions());
+    }
+    let held = iam.get_instance_profile().instance_profile_name(&profile).send().await.unwrap();
+    assert_eq!(held.instance_profile().unwrap().roles().len(), 1);
+    let again = run(&mut mk_iam(&account, "two", &[])).ok();
+    assert_eq!(again.mutating(), 0, "the lossy run did not converge: {}", again.stdout);
+    assert!(!again.stdout.contains("lost?"), "a secret was lost: {}", again.stdout);
+    assert_eq!(identities(&again.json), identities(&r.json), "the re-run found other resources");
+
+    let (_, log) = lossy(&account, "two", &["--destroy"], 10);
+    let deletes = ["DeleteAccessKey", "DeleteUserPolicy", "RemoveRoleFromInstanceProfile", "DetachRolePolicy"];
+    assert!(lost_answers(&log).iter().any(|op| deletes.contains(op)), "{}", no_longer(10, "a delete", &log));
+    let left = run(&mut mk_iam(&account, "two", &["--destroy", "--dry-run"])).ok();
+    assert!(left.json["changes"].as_array().unwrap().is_empty(), "left after --destroy: {:?}", left.actions());
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("two")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(files.is_empty(), "left in the secrets directory: {files:?}");
 }

@@ -17,9 +17,10 @@
 //! nothing may be duplicated, and the completed deployment is checked in
 //! full, then a re-run must make no mutating call.
 //!
-//! The calls that return a secret only once (CreateAccessKey, CreateKeyPair)
-//! are the kill points of tests of their own: with the answer lost, the
-//! secret is lost. Elsewhere the relay keeps kills off them: at a kill point
+//! The call that returns a secret only once (CreateAccessKey) is the kill
+//! point of a test of its own: with the answer lost, the secret is lost (key
+//! pairs are made locally: the private key is on disk before ImportKeyPair,
+//! whose kill point has its own test too). Elsewhere the relay keeps kills off them: at a kill point
 //! it stops forwarding new ones and waits until those on the way are
 //! answered (and their secret stored) before the kill.
 
@@ -73,7 +74,7 @@ impl std::fmt::Display for Call {
 }
 
 /// Calls whose answer carries a secret AWS never shows again.
-const SECRET_CALLS: [Call; 2] = [call("mk-iam", "CreateAccessKey"), call("mk-ec2", "CreateKeyPair")];
+const SECRET_CALLS: [Call; 1] = [call("mk-iam", "CreateAccessKey")];
 
 // ---------------------------------------------------------------------------
 // The relay between the tools and the servers.
@@ -597,66 +598,11 @@ async fn assert_converges(rb: &Runbook) {
 }
 
 // ---------------------------------------------------------------------------
-// The runbook's fixed MySQL names.
-
-/// The runbook's fixed MySQL names (users `analytics` and `edxapp_ro`, the
-/// three databases) live on the one MariaDB all runbook tests share, and
-/// nothing drops them (destroy.sh leaves MySQL alone): a deployment that
-/// finds them without their password files cannot write its credentials.
-/// Dropped before this test's deployment and again when the guard goes
-/// (also on failure), while the deployment holds the runbook lock.
-struct SharedMysql {
-    users: Vec<String>,
-}
-
-impl SharedMysql {
-    async fn reset(rb: &Runbook) -> SharedMysql {
-        let users = vec!["analytics".to_owned(), "edxapp_ro".to_owned(), rb.migration_user.clone()];
-        drop_runbook_names(&users).await;
-        SharedMysql { users }
-    }
-}
-
-impl Drop for SharedMysql {
-    fn drop(&mut self) {
-        let users = std::mem::take(&mut self.users);
-        // A runtime of its own: this runs inside the test's runtime.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(drop_runbook_names(&users))
-        })
-        .join();
-    }
-}
-
-async fn drop_runbook_names(users: &[String]) {
-    let (host, port, admin, password_file) = mysql_env();
-    let password = std::fs::read_to_string(password_file).unwrap();
-    let opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname(host)
-        .tcp_port(port.parse().unwrap())
-        .user(Some(admin))
-        .pass(Some(password.trim_end().to_owned()));
-    let mut conn = mysql_async::Conn::new(opts).await.expect("admin connection to the test MariaDB");
-    for user in users {
-        conn.query_drop(format!("DROP USER IF EXISTS '{user}'@'%'")).await.unwrap();
-    }
-    for db in ["dashboard", "analytics-api", "reports"] {
-        conn.query_drop(format!("DROP DATABASE IF EXISTS `{db}`")).await.unwrap();
-    }
-    conn.disconnect().await.unwrap();
-}
-
-// ---------------------------------------------------------------------------
 // The tests.
 
 #[tokio::test]
 async fn killed_deploys_converge_without_duplicates() {
     let rb = Runbook::new("ki").await;
-    let _mysql = SharedMysql::reset(&rb).await;
     // In the order a run reaches them; each is reached once in the life of
     // the deployment, when what it makes does not exist yet.
     let mut points = vec![
@@ -698,21 +644,19 @@ async fn killed_deploys_converge_without_duplicates() {
 /// exists, its secret went with the killed tool. The deployment must still
 /// converge to one usable key of each kind.
 #[tokio::test]
-#[ignore = "open bug: mk-iam cannot tell its own unstored key (killed between CreateAccessKey and writing the secret) from a key whose secret an operator lost, so the re-run waits for --rotate-keys"]
 async fn killed_while_an_access_key_is_made_converges() {
     let rb = Runbook::new("ka").await;
-    let _mysql = SharedMysql::reset(&rb).await;
     deploy_killed_at(&rb, &[call("mk-iam", "CreateAccessKey")]).expect("a kill at CreateAccessKey");
     assert_none_duplicated(&counts(&rb).await, "after the kill");
     assert_converges(&rb).await;
 }
 
+/// mk-ec2 makes key pairs itself: the private key is on disk before
+/// ImportKeyPair, the call killed here with its answer lost.
 #[tokio::test]
-#[ignore = "open bug: mk-ec2 killed between CreateKeyPair and writing the .pem keeps a key pair with no private key; it should generate the key locally, write it, then ImportKeyPair"]
 async fn killed_while_a_key_pair_is_made_converges() {
     let rb = Runbook::new("kk").await;
-    let _mysql = SharedMysql::reset(&rb).await;
-    deploy_killed_at(&rb, &[call("mk-ec2", "CreateKeyPair")]).expect("a kill at CreateKeyPair");
+    deploy_killed_at(&rb, &[call("mk-ec2", "ImportKeyPair")]).expect("a kill at ImportKeyPair");
     assert_none_duplicated(&counts(&rb).await, "after the kill");
     assert_converges(&rb).await;
 }
@@ -720,7 +664,6 @@ async fn killed_while_a_key_pair_is_made_converges() {
 #[tokio::test]
 async fn destroy_after_a_killed_deploy_leaves_nothing() {
     let rb = Runbook::new("kd").await;
-    let _mysql = SharedMysql::reset(&rb).await;
     let c = rb.client.clone();
     // Killed while the hosts launch, with the search domain and the
     // database being made alongside; destroy.sh without finishing it.

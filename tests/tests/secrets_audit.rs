@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use analytics_tests::{Runbook, mode, mysql_env};
-use mysql_async::prelude::Queryable;
 use serde_json::Value;
 
 /// Samples the command line of every process until stopped.
@@ -180,7 +179,6 @@ fn run_sampled(rb: &Runbook, script: &str) -> (String, String, BTreeSet<String>)
 #[tokio::test]
 async fn no_secret_leaks_from_a_deployment() {
     let rb = Runbook::new("sa").await;
-    let _mysql = SharedMysql::reset(&rb).await;
 
     let (stdout, stderr, argv) = run_sampled(&rb, "deploy.sh");
     // The sampler saw the tools, so a clean argv proves something.
@@ -252,55 +250,4 @@ async fn no_secret_leaks_from_a_deployment() {
             assert_eq!(mode(&p), 0o600, "{}", p.display());
         }
     }
-}
-
-/// The runbook's fixed MySQL names (users `analytics` and `edxapp_ro`, the
-/// three databases) live on the one MariaDB all runbook tests share, and
-/// nothing drops them (destroy.sh leaves MySQL alone): a deployment that
-/// finds them without their password files cannot write its credentials.
-/// Dropped before this test's deployment and again when the guard goes
-/// (also on failure), while the deployment holds the runbook lock.
-struct SharedMysql {
-    users: Vec<String>,
-}
-
-impl SharedMysql {
-    async fn reset(rb: &Runbook) -> SharedMysql {
-        let users = vec!["analytics".to_owned(), "edxapp_ro".to_owned(), rb.migration_user.clone()];
-        drop_runbook_names(&users).await;
-        SharedMysql { users }
-    }
-}
-
-impl Drop for SharedMysql {
-    fn drop(&mut self) {
-        let users = std::mem::take(&mut self.users);
-        // A runtime of its own: this runs inside the test's runtime.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(drop_runbook_names(&users))
-        })
-        .join();
-    }
-}
-
-async fn drop_runbook_names(users: &[String]) {
-    let (host, port, admin, password_file) = mysql_env();
-    let password = std::fs::read_to_string(password_file).unwrap();
-    let opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname(host)
-        .tcp_port(port.parse().unwrap())
-        .user(Some(admin))
-        .pass(Some(password.trim_end().to_owned()));
-    let mut conn = mysql_async::Conn::new(opts).await.expect("admin connection to the test MariaDB");
-    for user in users {
-        conn.query_drop(format!("DROP USER IF EXISTS '{user}'@'%'")).await.unwrap();
-    }
-    for db in ["dashboard", "analytics-api", "reports"] {
-        conn.query_drop(format!("DROP DATABASE IF EXISTS `{db}`")).await.unwrap();
-    }
-    conn.disconnect().await.unwrap();
 }

@@ -90,6 +90,17 @@ pub struct Finding {
     pub message: String,
 }
 
+/// A resource this run started (or found starting) and did not wait for
+/// (`--no-wait`): a later run without `--no-wait` waits for it. In the
+/// document under `pending`, so a runbook runs that later run only when
+/// something is pending.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pending {
+    pub kind: &'static str,
+    pub name: String,
+    pub state: String,
+}
+
 /// The document: see SPEC section 1.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -100,6 +111,7 @@ pub struct Report {
     pub changes: Vec<Change>,
     pub outputs: Map<String, Value>,
     pub findings: Vec<Finding>,
+    pub pending: Vec<Pending>,
     pub error: Option<String>,
 }
 
@@ -128,6 +140,24 @@ impl Report {
         self.findings.push(Finding { severity: Severity::Info, message });
     }
 
+    /// Records a plan's findings: each in the document and, by severity,
+    /// on stderr.
+    pub fn record(&mut self, findings: &[Finding]) {
+        for f in findings {
+            match f.severity {
+                Severity::Info => self.info(f.message.clone()),
+                _ => self.warn(f.message.clone()),
+            }
+        }
+    }
+
+    /// Records a resource not waited for (`--no-wait`), with an info line.
+    pub fn pending(&mut self, kind: &'static str, name: impl Into<String>, state: impl Into<String>) {
+        let (name, state) = (name.into(), state.into());
+        self.info(format!("not waiting for {kind} {name} ({state}, --no-wait): a later run waits for it"));
+        self.pending.push(Pending { kind, name, state });
+    }
+
     /// Number of changes that are not `unchanged`.
     pub fn changed(&self) -> usize {
         self.changes.iter().filter(|c| c.action.is_change()).count()
@@ -143,6 +173,9 @@ impl Report {
         m.insert("outputs".into(), Value::Object(self.outputs.clone()));
         m.insert("findings".into(), serde_json::to_value(&self.findings).unwrap_or_default());
         m.insert("api_calls".into(), serde_json::to_value(calls).unwrap_or_default());
+        if !self.pending.is_empty() {
+            m.insert("pending".into(), serde_json::to_value(&self.pending).unwrap_or_default());
+        }
         if let Some(e) = &self.error {
             m.insert("error".into(), e.clone().into());
         }
@@ -180,5 +213,14 @@ mod tests {
         assert_eq!(v["changes"][0]["id"], "arn:aws:s3:::acme-tracking-logs");
         assert_eq!(v["api_calls"]["total"], 0);
         assert_eq!(v["api_calls"]["mutating"], 0);
+        assert!(v.get("pending").is_none(), "nothing pending: no key");
+
+        r.pending("rds-instance", "acme-analytics", "creating");
+        let v = r.to_json(&CallCounts::default());
+        assert_eq!(
+            v["pending"],
+            serde_json::json!([{"kind": "rds-instance", "name": "acme-analytics", "state": "creating"}])
+        );
+        assert!(v["findings"][0]["message"].as_str().unwrap().contains("not waiting for rds-instance acme-analytics"));
     }
 }

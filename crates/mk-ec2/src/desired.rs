@@ -14,6 +14,30 @@ pub const CANONICAL_OWNER: &str = "099720109477";
 /// Tag saying which of the deployment's hosts a resource belongs to.
 pub const TAG_ROLE: &str = "analytics:role";
 
+/// Tag saying who holds a key pair's private key, set when mk-ec2 imports
+/// it: see [`KeySource`].
+pub const TAG_PRIVATE_KEY: &str = "analytics:private-key";
+
+/// Where the public key of an import comes from, and so who holds the
+/// private key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// Made by mk-ec2: the private key is in the secrets directory.
+    SecretsDir,
+    /// `--public-key`: the operator holds the private key.
+    Operator,
+}
+
+impl KeySource {
+    /// The value of the `analytics:private-key` tag.
+    pub fn tag(self) -> &'static str {
+        match self {
+            KeySource::SecretsDir => "secrets-dir",
+            KeySource::Operator => "operator",
+        }
+    }
+}
+
 /// The two kinds of host; also the value of the `analytics:role` tag and
 /// the key under `outputs.instances`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -174,18 +198,6 @@ pub fn validate_ami_id(id: &str) -> anyhow::Result<()> {
     if ok { Ok(()) } else { Err(bad_input(format!("invalid --ami-id {id:?}: expected ami- and 8 or 17 hex digits"))) }
 }
 
-fn validate_resource_id(flag: &str, prefix: &str, id: &str) -> anyhow::Result<()> {
-    let ok = id
-        .strip_prefix(prefix)
-        .and_then(|h| h.strip_prefix('-'))
-        .is_some_and(|h| matches!(h.len(), 8 | 17) && h.chars().all(|c| c.is_ascii_hexdigit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(bad_input(format!("invalid {flag} {id:?}: expected {prefix}- and 8 or 17 hex digits")))
-    }
-}
-
 /// The first line of an OpenSSH public key file (`ssh-ed25519 AAAA... comment`),
 /// as EC2's ImportKeyPair takes it.
 pub fn read_public_key(path: &Path) -> anyhow::Result<String> {
@@ -235,14 +247,14 @@ pub fn desired(args: &Args, d: &Deployment) -> anyhow::Result<Desired> {
     };
     let network = match (&args.subnet_id, &args.vpc_id) {
         (Some(s), _) => {
-            validate_resource_id("--subnet-id", "subnet", s)?;
+            network::validate_id("--subnet-id", "subnet", s)?;
             if let Some(v) = &args.vpc_id {
-                validate_resource_id("--vpc-id", "vpc", v)?;
+                network::validate_id("--vpc-id", "vpc", v)?;
             }
             NetworkChoice::Subnet { id: s.clone(), vpc: args.vpc_id.clone() }
         }
         (None, Some(v)) => {
-            validate_resource_id("--vpc-id", "vpc", v)?;
+            network::validate_id("--vpc-id", "vpc", v)?;
             NetworkChoice::Vpc(v.clone())
         }
         (None, None) => NetworkChoice::DefaultVpc,

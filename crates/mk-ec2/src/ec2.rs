@@ -10,35 +10,20 @@ use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, DomainType, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification, Instance,
-    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceType, KeyType, ResourceType, Tag,
-    TagSpecification, VolumeType,
+    BlockDeviceMapping, DomainType, EbsBlockDevice, HttpTokensState, IamInstanceProfileSpecification, Instance,
+    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceType, ResourceType, VolumeType,
 };
 use common::error::bad_input;
 use common::{AwsResultExt, Deployment, Report, SecretsDir, WaitState, aws_error_code};
 
-use crate::desired::{Desired, ImageChoice, NetworkChoice, Role, TAG_ROLE};
+use network::{filter, sdk_tags, tag_spec, tags_of};
+
+use crate::desired::{Desired, ImageChoice, KeySource, NetworkChoice, Role, TAG_ROLE};
 use crate::outputs::{Built, KeyPairOut};
 use crate::plan::{
-    self, Address, DestroyPlan, Host, HostFix, HostOp, Image, KeyOp, KeyPair, LIVE_STATES, Network, Observed, Plan,
-    Subnet, Tags, Target,
+    self, Address, DestroyPlan, Host, HostFix, HostOp, Image, KeyOp, KeyPair, KeyPairStep, LIVE_STATES, Network,
+    Observed, Plan, PrivateKeyFile, Subnet, Target,
 };
-
-fn filter<S: Into<String>>(name: &str, values: impl IntoIterator<Item = S>) -> Filter {
-    Filter::builder().name(name).set_values(Some(values.into_iter().map(Into::into).collect())).build()
-}
-
-fn tags_of(tags: &[Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
-}
-
-fn sdk_tags(tags: &[(String, String)]) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
-}
-
-fn tag_spec(kind: ResourceType, tags: &[(String, String)]) -> TagSpecification {
-    TagSpecification::builder().resource_type(kind).set_tags(Some(sdk_tags(tags))).build()
-}
 
 /// A host from DescribeInstances or RunInstances; `role` when the answer
 /// may lack the tags (RunInstances).
@@ -274,7 +259,20 @@ pub async fn observe(
             )?;
             Ok(Some((network, image)))
         },)?;
-    let private_key_files = w.key_pairs.iter().map(|k| k.file_name()).filter(|f| secrets.file(f).is_file()).collect();
+    let private_key_files = w
+        .key_pairs
+        .iter()
+        .map(|k| k.file_name())
+        .filter(|f| secrets.file(f).is_file())
+        .map(|f| {
+            // Read for its public key only; the text is dropped here.
+            let found = match std::fs::read_to_string(secrets.file(&f)) {
+                Ok(text) => crate::keys::private_key_file(&text),
+                Err(e) => PrivateKeyFile::Unreadable(e.to_string()),
+            };
+            (f, found)
+        })
+        .collect();
     let mut o = Observed { hosts, key_pairs, addresses, private_key_files, ..Default::default() };
     if let Some(((network, groups), image)) = setting {
         o.network = Some(network);
@@ -336,106 +334,23 @@ impl Apply<'_> {
             let file = step.spec.file_name();
             let mut change = step.change.clone();
             let (id, fingerprint) = match &step.op {
-                KeyOp::Create => {
-                    self.secrets.ensure()?;
-                    let tags = plan::role_tags(self.d, step.spec.role, None);
-                    let what = format!("creating key pair {name}");
-                    let create = || {
+                KeyOp::Generate | KeyOp::Replace => {
+                    if step.op == KeyOp::Replace {
                         self.ec2
-                            .create_key_pair()
+                            .delete_key_pair()
                             .key_name(name)
-                            .key_type(KeyType::Ed25519)
-                            .tag_specifications(tag_spec(ResourceType::KeyPair, &tags))
                             .send()
-                    };
-                    let created = match create().await {
-                        Ok(created) => created,
-                        // The plan saw no key pair of this name: our own
-                        // create took effect and its answer, which held the
-                        // only copy of the private key, was lost. That key
-                        // pair is unusable: delete it (if it is this
-                        // client's) and create it again, once.
-                        Err(e) if aws_error_code(&e) == Some("InvalidKeyPair.Duplicate") => {
-                            let found = self.key_pair(name).await?;
-                            if !found.as_ref().is_some_and(|k| self.is_ours(&k.tags)) {
-                                return Err(e)
-                                    .aws_context(format!("{what} (one of that name appeared, not this client's)"));
-                            }
-                            tracing::warn!("key pair {name} was made but its private key was lost: making it again");
-                            let delete = || async {
-                                self.ec2
-                                    .delete_key_pair()
-                                    .key_name(name)
-                                    .send()
-                                    .await
-                                    .aws_context(format!("deleting key pair {name}, whose private key was lost"))
-                            };
-                            delete().await?;
-                            // Once more, and this time a lost answer is not
-                            // retried blindly: the key pair it made is
-                            // deleted before the next try.
-                            let no_retries =
-                                aws_sdk_ec2::config::Config::builder().retry_config(common::once::no_retries());
-                            common::once::at_most_once(
-                                &what,
-                                || {
-                                    self.ec2
-                                        .create_key_pair()
-                                        .key_name(name)
-                                        .key_type(KeyType::Ed25519)
-                                        .tag_specifications(tag_spec(ResourceType::KeyPair, &tags))
-                                        .customize()
-                                        .config_override(no_retries.clone())
-                                        .send()
-                                },
-                                || async {
-                                    if self.key_pair(name).await?.is_some_and(|k| self.is_ours(&k.tags)) {
-                                        delete().await?;
-                                    }
-                                    Ok(None)
-                                },
-                            )
-                            .await?
-                        }
-                        Err(e) => return Err(e).aws_context(what),
-                    };
-                    let mut pem = created.key_material().unwrap_or_default().to_owned();
-                    if !pem.ends_with('\n') {
-                        pem.push('\n');
+                            .await
+                            .aws_context(format!("deleting key pair {name}, whose private key was never stored"))?;
+                        tracing::info!("deleted key pair {name}, whose private key was never stored");
                     }
-                    let path = self.secrets.write(&file, pem.as_bytes())?;
-                    tracing::info!("created key pair {name}; private key in {}", path.display());
-                    (created.key_pair_id().map(str::to_owned), created.key_fingerprint().map(str::to_owned))
+                    // The private key is on disk before EC2 hears of the
+                    // key: a stop from here on leaves a file to import.
+                    let public_key = crate::keys::write_new_key(self.secrets, &file, name)?;
+                    tracing::info!("generated key {name}; private key in {}", self.secrets.file(&file).display());
+                    self.import(step, &public_key, KeySource::SecretsDir).await?
                 }
-                KeyOp::Import(public_key) => {
-                    let tags = plan::role_tags(self.d, step.spec.role, None);
-                    let what = format!("importing key pair {name}");
-                    let call = self
-                        .ec2
-                        .import_key_pair()
-                        .key_name(name)
-                        .public_key_material(Blob::new(public_key.as_bytes()))
-                        .tag_specifications(tag_spec(ResourceType::KeyPair, &tags))
-                        .send();
-                    match call.await {
-                        Ok(imported) => {
-                            tracing::info!("imported key pair {name}");
-                            (imported.key_pair_id().map(str::to_owned), imported.key_fingerprint().map(str::to_owned))
-                        }
-                        // A retry of an import whose answer was lost: the
-                        // key pair is there, with our public key and tags.
-                        Err(e) if aws_error_code(&e) == Some("InvalidKeyPair.Duplicate") => {
-                            match self.key_pair(name).await? {
-                                Some(k) if self.is_ours(&k.tags) => (k.id, k.fingerprint),
-                                _ => {
-                                    return Err(e)
-                                        .aws_context(format!("{what} (one of that name appeared, not this client's)"));
-                                }
-                            }
-                        }
-                        Err(e) => return Err(e).aws_context(what),
-                    }
-                }
+                KeyOp::Import(public_key, source) => self.import(step, public_key, *source).await?,
                 KeyOp::Tag(tags) => {
                     let k = step.existing.as_ref().expect("tagging an existing key pair");
                     let id = k.id.clone().ok_or_else(|| anyhow::anyhow!("key pair {name} has no id to tag"))?;
@@ -457,10 +372,50 @@ impl Apply<'_> {
                 name: name.clone(),
                 id,
                 fingerprint,
-                private_key_file: private_key_file.is_file().then_some(private_key_file),
+                private_key_file: (step.holds_private_key && private_key_file.is_file()).then_some(private_key_file),
             });
         }
         Ok(out)
+    }
+
+    /// ImportKeyPair of `public_key`, tagged. The SDK retries a lost answer,
+    /// and the retry finds the key pair there: taken as done when it is
+    /// this client's and holds this very key.
+    async fn import(
+        &self,
+        step: &KeyPairStep,
+        public_key: &str,
+        source: KeySource,
+    ) -> anyhow::Result<(Option<String>, Option<String>)> {
+        let name = &step.spec.name;
+        let tags = plan::key_pair_tags(self.d, step.spec.role, source);
+        let what = format!("importing key pair {name}");
+        let call = self
+            .ec2
+            .import_key_pair()
+            .key_name(name)
+            .public_key_material(Blob::new(public_key.as_bytes()))
+            .tag_specifications(tag_spec(ResourceType::KeyPair, &tags))
+            .send();
+        match call.await {
+            Ok(imported) => {
+                tracing::info!("imported key pair {name}");
+                Ok((imported.key_pair_id().map(str::to_owned), imported.key_fingerprint().map(str::to_owned)))
+            }
+            Err(e) if aws_error_code(&e) == Some("InvalidKeyPair.Duplicate") => match self.key_pair(name).await? {
+                Some(k)
+                    if self.is_ours(&k.tags)
+                        && crate::keys::same_key(k.public_key.as_deref(), k.fingerprint.as_deref(), public_key)
+                            != Some(false) =>
+                {
+                    Ok((k.id, k.fingerprint))
+                }
+                _ => {
+                    Err(e).aws_context(format!("{what} (one of that name appeared, not this client's or another key)"))
+                }
+            },
+            Err(e) => Err(e).aws_context(what),
+        }
     }
 
     /// One key pair by name, if it exists.
@@ -469,6 +424,7 @@ impl Apply<'_> {
             .ec2
             .describe_key_pairs()
             .filters(filter("key-name", [name]))
+            .include_public_key(true)
             .send()
             .await
             .aws_context(format!("reading key pair {name}"))?;
@@ -476,7 +432,7 @@ impl Apply<'_> {
             name: name.to_owned(),
             id: k.key_pair_id().map(str::to_owned),
             fingerprint: k.key_fingerprint().map(str::to_owned),
-            public_key: None,
+            public_key: k.public_key().map(str::to_owned),
             tags: tags_of(k.tags()),
         }))
     }
@@ -639,7 +595,13 @@ impl Apply<'_> {
 
         // Wait for what is starting.
         let starting: Vec<String> = hosts.iter().filter(|h| h.state == "pending").map(|h| h.id.clone()).collect();
-        if !starting.is_empty() && self.wait.is_some() {
+        if self.wait.is_none() {
+            // Not waited for (--no-wait): its profile and address follow
+            // in the run that waits.
+            for h in hosts.iter().filter(|h| h.state == "pending") {
+                report.pending(plan::KIND_INSTANCE, h.label(), &h.state);
+            }
+        } else if !starting.is_empty() {
             for fresh in self.wait_for(&starting, Target::Running).await? {
                 if let Some(h) = hosts.iter_mut().find(|h| h.id == fresh.id) {
                     *h = Host { name: h.name.clone().or(fresh.name.clone()), ..fresh };
@@ -864,8 +826,8 @@ mod tests {
     fn hosts_from_instances() {
         let i = Instance::builder()
             .instance_id("i-1")
-            .tags(Tag::builder().key("Name").value("analytics-2").build())
-            .tags(Tag::builder().key(TAG_ROLE).value("analytics").build())
+            .tags(network::tag("Name", "analytics-2"))
+            .tags(network::tag(TAG_ROLE, "analytics"))
             .state(aws_sdk_ec2::types::InstanceState::builder().name("running".into()).build())
             .instance_type(InstanceType::T2Medium)
             .build();

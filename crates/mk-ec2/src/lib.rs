@@ -4,12 +4,14 @@
 //!
 //! Follows the house path: [`desired`] (pure) → [`ec2::observe`] →
 //! [`plan`] (pure) → [`ec2::Apply`] (skipped under `--dry-run`) → the
-//! report, whose outputs [`outputs`] builds. It reads, and never makes,
-//! what other tools own: the security groups (mk-sg), the instance profile
-//! (mk-iam), the VPC (mk-vpc).
+//! report, whose outputs [`outputs`] builds; [`keys`] makes the key pairs'
+//! keys here, so that no private key exists only in an answer from EC2.
+//! It reads, and never makes, what other tools own: the security groups
+//! (mk-sg), the instance profile (mk-iam), the VPC (mk-vpc).
 
 pub mod desired;
 pub mod ec2;
+pub mod keys;
 pub mod outputs;
 pub mod plan;
 
@@ -32,9 +34,13 @@ Examples:
 
 Needs, from the earlier steps: security groups <client>-analytics and
 <client>-director (mk-sg) and instance profile <client>-edxanalytics (mk-iam).
-Private keys of created key pairs go to the secrets directory (0600); stdout
-names the file. SSH in with the command under outputs.ssh; reach Jenkins
-through the SSH tunnel there, never by opening port 8080.";
+Key pairs are made here: an ed25519 key whose private key is written to the
+secrets directory (0600) before its public key is imported, so a stop at any
+point loses no key; stdout names the file. A re-run imports a private key
+file whose key pair is gone (never writing over the file), and makes again a
+key pair of this client whose private key was never stored, unless a host
+uses it. SSH in with the command under outputs.ssh; reach Jenkins through the
+SSH tunnel there, never by opening port 8080.";
 
 /// Launch (or find again) the analytics and director hosts of an Open edX
 /// analytics deployment.
@@ -67,7 +73,7 @@ pub struct Args {
     /// No director host (and no director key pair)
     #[arg(long, help_heading = "Hosts")]
     pub no_director: bool,
-    /// Import this OpenSSH public key (the .pub file) as the key pairs, instead of creating them
+    /// Import this OpenSSH public key (the .pub file) as the key pairs, instead of making keys here
     #[arg(long, help_heading = "Hosts", value_name = "FILE")]
     pub public_key: Option<PathBuf>,
     /// Launch into this VPC [default: the region's default VPC]
@@ -113,6 +119,16 @@ impl ToolArgs for Args {
     }
 }
 
+/// The plan's findings on stderr, a warning as a warning.
+fn log_findings(findings: &[common::Finding]) {
+    for f in findings {
+        match f.severity {
+            common::Severity::Info => tracing::info!("{}", f.message),
+            _ => tracing::warn!("{}", f.message),
+        }
+    }
+}
+
 pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     run.set_dry_run(args.dry_run);
     let d = Deployment::from_args(&args.deployment, "mk-ec2")?;
@@ -128,9 +144,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
 
     if args.destroy {
         let p = plan::plan_destroy(&d, &w, &o);
-        for f in &p.findings {
-            tracing::info!("{}", f.message);
-        }
+        log_findings(&p.findings);
         run.report.findings.extend(p.findings.iter().cloned());
         if run.dry_run() {
             for c in p.changes() {
@@ -148,9 +162,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
         o.instance_profile_exists = Some(ec2::instance_profile_exists(&iam, &w.instance_profile).await?);
     }
     let p = plan::plan(&d, &w, &o);
-    for f in &p.findings {
-        tracing::info!("{}", f.message);
-    }
+    log_findings(&p.findings);
     run.report.findings.extend(p.findings.iter().cloned());
     if o.image.is_none() && p.launches().next().is_none() {
         run.report.info("no image matches; none is needed, since every host exists".to_owned());
@@ -179,7 +191,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
                     name: k.spec.name.clone(),
                     id: k.existing.as_ref().and_then(|e| e.id.clone()),
                     fingerprint: k.existing.as_ref().and_then(|e| e.fingerprint.clone()),
-                    private_key_file: file.is_file().then_some(file),
+                    private_key_file: (k.holds_private_key && file.is_file()).then_some(file),
                 }
             })
             .collect();

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::{Action, Change, Deployment, Finding, Severity, WaitState};
 
-use crate::desired::{Desired, HostSpec, ImageChoice, KeyPairSpec, Role, TAG_ROLE};
+use crate::desired::{Desired, HostSpec, ImageChoice, KeyPairSpec, KeySource, Role, TAG_PRIVATE_KEY, TAG_ROLE};
 
 pub const KIND_KEY_PAIR: &str = "ec2-key-pair";
 pub const KIND_INSTANCE: &str = "ec2-instance";
@@ -97,6 +97,15 @@ pub struct KeyPair {
     pub tags: Tags,
 }
 
+/// A private key file found in the secrets directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrivateKeyFile {
+    /// Its public key line.
+    PublicKey(String),
+    /// Why its public key cannot be read.
+    Unreadable(String),
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Address {
     pub allocation_id: String,
@@ -118,9 +127,9 @@ pub struct Observed {
     pub key_pairs: Vec<KeyPair>,
     pub hosts: Vec<Host>,
     pub addresses: Vec<Address>,
-    /// Names of the files present in the secrets directory, of those we
-    /// would write.
-    pub private_key_files: BTreeSet<String>,
+    /// The private key files present in the secrets directory, of those
+    /// we would write, by name.
+    pub private_key_files: BTreeMap<String, PrivateKeyFile>,
     /// `None`: not looked up, since nothing needs it.
     pub instance_profile_exists: Option<bool>,
 }
@@ -205,8 +214,15 @@ pub fn readiness(states: &[(String, Option<String>)], target: Target) -> WaitSta
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOp {
-    Create,
-    Import(String),
+    /// Generate a key here, write its private key file, then import its
+    /// public key.
+    Generate,
+    /// Our key pair whose private key was never stored: delete it, then
+    /// as [`KeyOp::Generate`].
+    Replace,
+    /// Import this public key line: the operator's `--public-key`, or that
+    /// of the private key file already in the secrets directory.
+    Import(String, KeySource),
     Tag(Tags),
     Keep,
 }
@@ -216,6 +232,9 @@ pub struct KeyPairStep {
     pub spec: KeyPairSpec,
     pub existing: Option<KeyPair>,
     pub op: KeyOp,
+    /// Whether, once the step is done, the private key file in the secrets
+    /// directory is this key pair's (and so named in the outputs).
+    pub holds_private_key: bool,
     pub change: Change,
 }
 
@@ -305,28 +324,70 @@ fn info(message: String) -> Finding {
     Finding { severity: Severity::Info, message }
 }
 
+/// The tags a key pair gets when mk-ec2 imports it.
+pub fn key_pair_tags(d: &Deployment, role: Role, source: KeySource) -> Tags {
+    let mut t = role_tags(d, role, None);
+    t.push((TAG_PRIVATE_KEY.to_owned(), source.tag().to_owned()));
+    t
+}
+
+/// One key pair. The private key is made here and written before EC2
+/// hears of it, so the cases are: no key pair and no file (make both); a
+/// file and no key pair (a run stopped before the import: import the
+/// file's public key, never a new key over the file); both (compare); a
+/// key pair of ours and no file (made by CreateKeyPair whose answer was
+/// lost, before mk-ec2 made keys itself, or the file was removed: made
+/// again, unless a host uses it or the operator imported it).
 fn plan_key_pair(
     d: &Deployment,
     w: &Desired,
     spec: &KeyPairSpec,
     o: &Observed,
     findings: &mut Vec<Finding>,
+    missing: &mut Vec<String>,
 ) -> KeyPairStep {
-    let existing = o.key_pairs.iter().find(|k| k.name == spec.name).cloned();
-    let Some(k) = &existing else {
-        let op = match &w.public_key {
-            Some(pk) => KeyOp::Import(pk.clone()),
-            None => KeyOp::Create,
-        };
-        let change = Change::new(KIND_KEY_PAIR, &spec.name, Action::Create);
-        return KeyPairStep { spec: spec.clone(), existing, op, change };
+    let name = &spec.name;
+    let file = spec.file_name();
+    let pem = o.private_key_files.get(&file);
+    let pem_public = match pem {
+        Some(PrivateKeyFile::PublicKey(pk)) => Some(pk.as_str()),
+        _ => None,
     };
-    let mut change = Change::new(KIND_KEY_PAIR, &spec.name, Action::Unchanged);
+    let existing = o.key_pairs.iter().find(|k| &k.name == name).cloned();
+    let Some(k) = &existing else {
+        let change = Change::new(KIND_KEY_PAIR, name, Action::Create);
+        let (op, holds_private_key) = match (&w.public_key, pem) {
+            (Some(pk), _) => {
+                let holds = pem_public
+                    .is_some_and(|have| crate::desired::public_key_body(have) == crate::desired::public_key_body(pk));
+                (KeyOp::Import(pk.clone(), KeySource::Operator), holds)
+            }
+            (None, None) => (KeyOp::Generate, true),
+            (None, Some(PrivateKeyFile::PublicKey(pk))) => {
+                findings.push(info(format!(
+                    "key pair {name} is not in EC2 but its private key {file} is in the secrets directory (a run \
+                     stopped before importing it, or the key pair was deleted): its public key is imported"
+                )));
+                (KeyOp::Import(pk.clone(), KeySource::SecretsDir), true)
+            }
+            (None, Some(PrivateKeyFile::Unreadable(why))) => {
+                missing.push(format!(
+                    "key pair {name} is not in EC2 and its private key file {file} in the secrets directory cannot \
+                     be read ({why}); it is never written over: import its public key (ssh-keygen -y -f {file} > \
+                     {name}.pub, then --public-key {name}.pub), or move the file away to have a new key pair made"
+                ));
+                (KeyOp::Generate, false)
+            }
+        };
+        return KeyPairStep { spec: spec.clone(), existing, op, holds_private_key, change };
+    };
+    let mut change = Change::new(KIND_KEY_PAIR, name, Action::Unchanged);
     if let Some(id) = &k.id {
         change = change.with_id(id);
     }
     let mut op = KeyOp::Keep;
-    if d.owns(pairs(&k.tags)) {
+    let ours = d.owns(pairs(&k.tags));
+    if ours {
         let missing = missing_tags(&role_tags(d, spec.role, None), &k.tags);
         if !missing.is_empty() {
             op = KeyOp::Tag(missing);
@@ -335,36 +396,72 @@ fn plan_key_pair(
         }
     } else {
         findings.push(info(format!(
-            "key pair {} exists and was not created by mk-ec2 for {}: used as it is, never deleted",
-            spec.name, d.client
+            "key pair {name} exists and was not created by mk-ec2 for {}: used as it is, never deleted",
+            d.client
         )));
     }
-    match &w.public_key {
-        Some(pk) => {
+    // `None` when EC2 tells neither the public key nor a comparable
+    // fingerprint: the file is taken to be the key pair's.
+    let matches_file =
+        pem_public.map(|pk| crate::keys::same_key(k.public_key.as_deref(), k.fingerprint.as_deref(), pk));
+    let mut holds_private_key = matches_file.is_some_and(|m| m != Some(false));
+    match (&w.public_key, pem) {
+        (Some(pk), _) => {
             let same = k
                 .public_key
                 .as_deref()
                 .is_some_and(|have| crate::desired::public_key_body(have) == crate::desired::public_key_body(pk));
             if k.public_key.is_some() && !same {
                 findings.push(warning(format!(
-                    "key pair {} holds another public key than --public-key: it is kept (never replaced silently); \
-                     delete it (aws ec2 delete-key-pair --key-name {}) and re-run to import yours",
-                    spec.name, spec.name
+                    "key pair {name} holds another public key than --public-key: it is kept (never replaced \
+                     silently); delete it (aws ec2 delete-key-pair --key-name {name}) and re-run to import yours"
                 )));
             }
         }
-        None if !o.private_key_files.contains(&spec.file_name()) => {
+        (None, Some(PrivateKeyFile::PublicKey(_))) if !holds_private_key => {
             findings.push(warning(format!(
-                "key pair {} exists but its private key {} is not in the secrets directory (imported, made \
-                 elsewhere, or lost): it is kept, never re-created silently; SSH in with the key you hold, or \
-                 delete the key pair and re-run to make a new one",
-                spec.name,
-                spec.file_name()
+                "key pair {name} holds another public key than its private key file {file}: both are kept (never \
+                 replaced silently); to use the file's key, delete the key pair (aws ec2 delete-key-pair \
+                 --key-name {name}) and re-run to import it"
             )));
         }
-        None => {}
+        (None, Some(PrivateKeyFile::PublicKey(_))) => {}
+        (None, Some(PrivateKeyFile::Unreadable(why))) => {
+            findings.push(warning(format!(
+                "the private key file {file} of key pair {name} cannot be read ({why}): both are kept as they are"
+            )));
+        }
+        (None, None) => {
+            let imported = k.tags.iter().any(|(tk, v)| tk == TAG_PRIVATE_KEY && v == KeySource::Operator.tag());
+            let used_by: Vec<String> =
+                o.hosts.iter().filter(|h| h.key_name.as_deref() == Some(name.as_str())).map(Host::label).collect();
+            if ours && !imported && used_by.is_empty() {
+                findings.push(warning(format!(
+                    "key pair {name} was made for {} but its private key {file} was never stored (a run stopped \
+                     while making it, or the file was removed), and no host uses it: it is deleted and made again",
+                    d.client
+                )));
+                op = KeyOp::Replace;
+                holds_private_key = true;
+                change.action = Action::Update;
+                change.details = vec!["replaced: no private key".into()];
+            } else {
+                let why = if imported {
+                    "imported from --public-key: the operator holds its private key".to_owned()
+                } else if !used_by.is_empty() {
+                    format!("{} use it, and a new key pair would not reach them", used_by.join(", "))
+                } else {
+                    "imported, or made elsewhere".to_owned()
+                };
+                findings.push(warning(format!(
+                    "key pair {name} exists but its private key {file} is not in the secrets directory ({why}): it \
+                     is kept, never re-created silently; SSH in with the key you hold, or delete the key pair and \
+                     re-run to make a new one"
+                )));
+            }
+        }
     }
-    KeyPairStep { spec: spec.clone(), existing, op, change }
+    KeyPairStep { spec: spec.clone(), existing, op, holds_private_key, change }
 }
 
 fn sort_key(h: &Host) -> (u32, String) {
@@ -535,21 +632,8 @@ pub fn needs_instance_profile(w: &Desired, o: &Observed) -> bool {
 pub fn plan(d: &Deployment, w: &Desired, o: &Observed) -> Plan {
     let mut p = Plan::default();
     for spec in &w.key_pairs {
-        let step = plan_key_pair(d, w, spec, o, &mut p.findings);
+        let step = plan_key_pair(d, w, spec, o, &mut p.findings, &mut p.missing);
         p.key_pairs.push(step);
-    }
-    for step in p.key_pairs.iter().filter(|k| k.op == KeyOp::Create) {
-        // A new key pair would overwrite the file, maybe the only copy of
-        // the key the running hosts accept.
-        if o.private_key_files.contains(&step.spec.file_name()) {
-            p.missing.push(format!(
-                "key pair {name} is gone from EC2 but its private key {file} is still in the secrets directory: \
-                 import it again (ssh-keygen -y -f {file} > {name}.pub, then --public-key {name}.pub), or move the \
-                 file away to have a new key pair made",
-                name = step.spec.name,
-                file = step.spec.file_name()
-            ));
-        }
     }
     for spec in &w.hosts {
         let steps = plan_hosts(d, spec, o, &mut p.findings);
@@ -641,7 +725,7 @@ pub fn plan_destroy(d: &Deployment, w: &Desired, o: &Observed) -> DestroyPlan {
             Some(_) => p
                 .findings
                 .push(info(format!("key pair {} was not created by mk-ec2 for {}: left alone", spec.name, d.client))),
-            None if o.private_key_files.contains(&spec.file_name()) => p.stale_files.push(spec.file_name()),
+            None if o.private_key_files.contains_key(&spec.file_name()) => p.stale_files.push(spec.file_name()),
             None => {}
         }
     }
@@ -736,20 +820,30 @@ mod tests {
         }
     }
 
+    /// A public key line of its own for each name.
+    fn public(name: &str) -> String {
+        format!("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5{} {name}", name.replace('-', ""))
+    }
+
     fn key(name: &str, role: Role) -> KeyPair {
         KeyPair {
             name: name.into(),
             id: Some(format!("key-{name}")),
-            tags: role_tags(&dep(), role, None),
+            public_key: Some(public(name)),
+            tags: key_pair_tags(&dep(), role, KeySource::SecretsDir),
             ..Default::default()
         }
+    }
+
+    fn pem(name: &str) -> (String, PrivateKeyFile) {
+        (format!("{name}.pem"), PrivateKeyFile::PublicKey(public(name)))
     }
 
     fn converged() -> Observed {
         let mut o = empty_account();
         o.hosts = vec![host(Role::Analytics, 1, "i-a1"), host(Role::Director, 1, "i-d1")];
         o.key_pairs = vec![key("acme-analytics", Role::Analytics), key("acme-director", Role::Director)];
-        o.private_key_files = ["acme-analytics.pem".to_owned(), "acme-director.pem".to_owned()].into();
+        o.private_key_files = [pem("acme-analytics"), pem("acme-director")].into();
         o.addresses = vec![Address {
             allocation_id: "eipalloc-1".into(),
             public_ip: "203.0.113.7".into(),
@@ -891,7 +985,8 @@ mod tests {
             ]
         );
         assert!(p.missing.is_empty(), "{:?}", p.missing);
-        assert_eq!(p.key_pairs[0].op, KeyOp::Create);
+        assert_eq!(p.key_pairs[0].op, KeyOp::Generate);
+        assert!(p.key_pairs.iter().all(|k| k.holds_private_key));
         let HostOp::Launch { tags, .. } = &p.hosts[0].op else { panic!() };
         assert!(tags.contains(&("Name".into(), "analytics-1".into())));
         assert!(tags.contains(&("analytics:role".into(), "analytics".into())));
@@ -905,7 +1000,9 @@ mod tests {
         let mut w = want(1, false);
         w.public_key = Some("ssh-ed25519 AAAA me".into());
         let p = plan(&dep(), &w, &empty_account());
-        assert_eq!(p.key_pairs[0].op, KeyOp::Import("ssh-ed25519 AAAA me".into()));
+        assert_eq!(p.key_pairs[0].op, KeyOp::Import("ssh-ed25519 AAAA me".into(), KeySource::Operator));
+        assert!(!p.key_pairs[0].holds_private_key, "the operator holds it");
+        assert_eq!(key_pair_tags(&dep(), Role::Analytics, KeySource::Operator).last().unwrap().1, "operator");
         assert_eq!(p.hosts.len(), 1);
     }
 
@@ -978,29 +1075,105 @@ mod tests {
     }
 
     #[test]
-    fn key_pair_without_private_key_is_a_warning_not_a_recreation() {
+    fn converged_key_pairs_name_their_private_key_files() {
+        let p = plan(&dep(), &want(1, true), &converged());
+        assert!(p.key_pairs.iter().all(|k| k.op == KeyOp::Keep && k.holds_private_key));
+        // EC2 without the public key: the fingerprint of the import decides.
         let mut o = converged();
-        o.private_key_files.clear();
+        o.key_pairs[0].public_key = None;
+        o.key_pairs[0].fingerprint = Some("1f:51:ae:28:bf:89:e9:d8:1f:25:5d:37:2d:7d:b8:ca".into());
         let p = plan(&dep(), &want(1, true), &o);
-        assert!(p.key_pairs.iter().all(|k| k.op == KeyOp::Keep));
-        assert_eq!(p.findings.iter().filter(|f| f.severity == Severity::Warning).count(), 2);
-        let mut o = converged();
-        o.key_pairs[0].tags.clear();
-        let p = plan(&dep(), &want(1, true), &o);
-        assert_eq!(p.key_pairs[0].change.action, Action::Unchanged, "a foreign key pair is adopted untouched");
-        assert!(p.findings[0].message.contains("not created by mk-ec2"));
+        assert!(p.key_pairs[0].holds_private_key, "cannot tell: the file is taken to be the key pair's");
+        assert!(p.findings.is_empty(), "{:?}", p.findings);
     }
 
     #[test]
-    fn a_lost_key_pair_never_overwrites_its_private_key() {
+    fn a_key_pair_of_ours_without_its_private_key_is_made_again() {
+        let mut o = converged();
+        o.private_key_files.clear();
+        let p = plan(&dep(), &want(1, true), &o);
+        assert!(p.key_pairs.iter().all(|k| k.op == KeyOp::Replace), "{:?}", p.key_pairs);
+        assert!(p.key_pairs.iter().all(|k| k.holds_private_key));
+        assert_eq!(actions(&p)[..2], ["ec2-key-pair acme-analytics updated", "ec2-key-pair acme-director updated"]);
+        assert_eq!(p.key_pairs[0].change.details, ["replaced: no private key"]);
+        let warnings: Vec<&str> =
+            p.findings.iter().filter(|f| f.severity == Severity::Warning).map(|f| f.message.as_str()).collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("acme-analytics.pem was never stored"), "{}", warnings[0]);
+        assert!(warnings[0].contains("deleted and made again"), "{}", warnings[0]);
+        assert!(p.missing.is_empty(), "{:?}", p.missing);
+        // Made before mk-ec2 tagged where the private key is: the same.
+        o.key_pairs[0].tags = role_tags(&dep(), Role::Analytics, None);
+        assert_eq!(plan(&dep(), &want(1, true), &o).key_pairs[0].op, KeyOp::Replace);
+    }
+
+    #[test]
+    fn a_key_pair_without_private_key_is_kept_when_in_use_imported_or_foreign() {
+        // A host uses it: a new key pair would not reach the host.
+        let mut o = converged();
+        o.private_key_files.clear();
+        o.hosts[0].key_name = Some("acme-analytics".into());
+        let p = plan(&dep(), &want(1, true), &o);
+        assert_eq!((&p.key_pairs[0].op, p.key_pairs[0].change.action), (&KeyOp::Keep, Action::Unchanged));
+        assert!(!p.key_pairs[0].holds_private_key);
+        assert!(p.findings[0].message.contains("analytics-1 use it"), "{}", p.findings[0].message);
+        assert!(p.findings[0].message.contains("never re-created silently"), "{}", p.findings[0].message);
+        assert_eq!(p.key_pairs[1].op, KeyOp::Replace, "no host uses the director's");
+        // Imported from --public-key: the operator holds the private key.
+        let mut o = converged();
+        o.private_key_files.clear();
+        o.key_pairs[0].tags = key_pair_tags(&dep(), Role::Analytics, KeySource::Operator);
+        let p = plan(&dep(), &want(1, true), &o);
+        assert_eq!(p.key_pairs[0].op, KeyOp::Keep);
+        assert!(p.findings[0].message.contains("the operator holds its private key"), "{}", p.findings[0].message);
+        // Not this client's: adopted untouched.
+        let mut o = converged();
+        o.private_key_files.clear();
+        o.key_pairs[0].tags.clear();
+        let p = plan(&dep(), &want(1, true), &o);
+        assert_eq!(p.key_pairs[0].change.action, Action::Unchanged, "a foreign key pair is adopted untouched");
+        assert_eq!(p.key_pairs[0].op, KeyOp::Keep);
+        assert!(p.findings[0].message.contains("not created by mk-ec2"));
+        assert!(p.findings[1].message.contains("imported, or made elsewhere"), "{}", p.findings[1].message);
+    }
+
+    #[test]
+    fn a_private_key_file_of_another_key_is_kept_and_said() {
+        let mut o = converged();
+        o.private_key_files.insert("acme-analytics.pem".into(), PrivateKeyFile::PublicKey(public("other")));
+        let p = plan(&dep(), &want(1, true), &o);
+        assert_eq!(p.key_pairs[0].op, KeyOp::Keep);
+        assert!(!p.key_pairs[0].holds_private_key, "the outputs do not name a file of another key");
+        assert!(p.findings[0].message.contains("holds another public key than its private key file"));
+        o.private_key_files.insert("acme-analytics.pem".into(), PrivateKeyFile::Unreadable("not OpenSSH".into()));
+        let p = plan(&dep(), &want(1, true), &o);
+        assert_eq!(p.key_pairs[0].op, KeyOp::Keep);
+        assert!(p.findings[0].message.contains("cannot be read (not OpenSSH)"), "{}", p.findings[0].message);
+    }
+
+    #[test]
+    fn a_private_key_file_without_key_pair_is_imported_never_overwritten() {
         let mut o = empty_account();
-        o.private_key_files = ["acme-analytics.pem".to_owned()].into();
+        o.private_key_files = [pem("acme-analytics")].into();
+        let p = plan(&dep(), &want(1, true), &o);
+        assert_eq!(p.key_pairs[0].op, KeyOp::Import(public("acme-analytics"), KeySource::SecretsDir));
+        assert_eq!(p.key_pairs[0].change.action, Action::Create);
+        assert!(p.key_pairs[0].holds_private_key);
+        assert_eq!(p.key_pairs[1].op, KeyOp::Generate);
+        assert!(p.missing.is_empty(), "{:?}", p.missing);
+        assert!(p.findings[0].message.contains("its public key is imported"), "{}", p.findings[0].message);
+        // A file whose public key cannot be read stops the run.
+        o.private_key_files.insert("acme-analytics.pem".into(), PrivateKeyFile::Unreadable("not OpenSSH".into()));
         let p = plan(&dep(), &want(1, true), &o);
         assert_eq!(p.missing.len(), 1, "{:?}", p.missing);
         assert!(p.missing[0].contains("ssh-keygen -y -f acme-analytics.pem"), "{}", p.missing[0]);
+        assert!(p.missing[0].contains("never written over"), "{}", p.missing[0]);
+        // --public-key imports the operator's key and writes no file.
         let mut w = want(1, true);
         w.public_key = Some("ssh-ed25519 AAAA me".into());
-        assert!(plan(&dep(), &w, &o).missing.is_empty(), "importing writes no file");
+        let p = plan(&dep(), &w, &o);
+        assert!(p.missing.is_empty(), "importing writes no file");
+        assert!(!p.key_pairs[0].holds_private_key);
     }
 
     #[test]
@@ -1030,7 +1203,7 @@ mod tests {
     fn destroy_takes_only_ours() {
         let mut o = converged();
         o.key_pairs[1].tags.clear();
-        o.private_key_files = ["acme-analytics.pem".to_owned()].into();
+        o.private_key_files = [pem("acme-analytics")].into();
         let mut foreign = host(Role::Analytics, 1, "i-other");
         foreign.tags = vec![("analytics:client".into(), "other".into())];
         o.hosts.push(foreign);

@@ -395,6 +395,11 @@ async fn a_public_key_is_imported_instead_of_creating_keys() {
     assert!(!r.json["outputs"]["ssh"]["analytics"].as_str().unwrap().contains("-i "));
     let live = s.live_instances(&c).await;
     assert_eq!(live[0].key_name(), Some(name.as_str()));
+    let tags = k.key_pairs()[0].tags();
+    assert!(
+        tags.iter().any(|t| t.key() == Some("analytics:private-key") && t.value() == Some("operator")),
+        "tagged as the operator's key: {tags:?}"
+    );
 
     let again = s.mk(&["--ami-id", XENIAL, "--no-director", "--public-key", pubfile]).ok().all_unchanged();
     assert_eq!(again.json["findings"], serde_json::json!([]));
@@ -405,6 +410,115 @@ async fn a_public_key_is_imported_instead_of_creating_keys() {
     // Without --public-key, the missing private key file is a warning, not a new key.
     let r = s.mk(&["--ami-id", XENIAL, "--no-director"]).ok().all_unchanged();
     assert!(finding_with(&r, "private key"), "{}", r.json["findings"]);
+    assert!(finding_with(&r, "the operator holds its private key"), "{}", r.json["findings"]);
+}
+
+/// The public key EC2 holds for a key pair, without its comment.
+async fn public_key_in_ec2(ec2: &Client, name: &str) -> String {
+    let k = ec2.describe_key_pairs().key_names(name).include_public_key(true).send().await.unwrap();
+    let line = k.key_pairs()[0].public_key().unwrap().to_owned();
+    line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+/// The public key of a private key file, without its comment.
+fn public_key_of_file(path: &Path) -> String {
+    match mk_ec2::keys::private_key_file(&std::fs::read_to_string(path).unwrap()) {
+        mk_ec2::plan::PrivateKeyFile::PublicKey(line) => line.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
+        other => panic!("{}: {other:?}", path.display()),
+    }
+}
+
+#[tokio::test]
+async fn key_pairs_are_made_here_and_a_private_key_file_is_imported_again() {
+    let s = Setup::new().await;
+    s.prerequisites().await;
+    let c = s.client.clone();
+    let name = format!("{c}-analytics");
+    let file = s.secrets().join(format!("{name}.pem"));
+    let r = s.mk(&["--ami-id", XENIAL, "--no-director"]).ok();
+    assert_eq!(r.action("ec2-key-pair", &name), "created");
+    assert_eq!(mode(&file), 0o600);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"), "OpenSSH format");
+    assert_eq!(public_key_in_ec2(&s.ec2, &name).await, public_key_of_file(&file), "EC2 holds the file's key");
+    assert!(public_key_of_file(&file).starts_with("ssh-ed25519 "));
+    let k = s.ec2.describe_key_pairs().key_names(&name).send().await.unwrap();
+    let tags = k.key_pairs()[0].tags();
+    assert!(
+        tags.iter().any(|t| t.key() == Some("analytics:private-key") && t.value() == Some("secrets-dir")),
+        "{tags:?}"
+    );
+    assert_eq!(r.json["outputs"]["key_pairs"]["analytics"]["private_key_file"], file.display().to_string());
+    assert_eq!(r.json["outputs"]["key_pairs"]["analytics"]["id"], k.key_pairs()[0].key_pair_id().unwrap());
+    assert!(!r.stderr.contains(text.lines().nth(1).unwrap()), "stderr shows the private key");
+
+    // Gone from EC2 (a run stopped before its import, or deleted by hand):
+    // the file's public key is imported again, the file left as it is.
+    s.ec2.delete_key_pair().key_name(&name).send().await.unwrap();
+    let dry = s.mk(&["--ami-id", XENIAL, "--no-director", "--dry-run"]).ok();
+    assert_eq!(dry.action("ec2-key-pair", &name), "would-create");
+    assert_eq!(dry.mutating(), 0);
+    assert!(finding_with(&dry, "its public key is imported"), "{}", dry.json["findings"]);
+    assert!(key_pair_names(&s.ec2, &name).await.is_empty(), "dry-run imports nothing");
+    let r = s.mk(&["--ami-id", XENIAL, "--no-director"]).ok();
+    assert_eq!(r.action("ec2-key-pair", &name), "created");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text, "the private key file is never written over");
+    assert_eq!(public_key_in_ec2(&s.ec2, &name).await, public_key_of_file(&file));
+    assert_eq!(r.json["outputs"]["key_pairs"]["analytics"]["private_key_file"], file.display().to_string());
+    s.mk(&["--ami-id", XENIAL, "--no-director"]).ok().all_unchanged();
+}
+
+#[tokio::test]
+async fn a_key_pair_whose_private_key_was_never_stored_is_made_again() {
+    let s = Setup::new().await;
+    s.prerequisites().await;
+    let c = s.client.clone();
+    let name = format!("{c}-analytics");
+    let file = s.secrets().join(format!("{name}.pem"));
+    // What an earlier mk-ec2 left when its CreateKeyPair answer was lost:
+    // the key pair, tagged for the client, and no private key anywhere.
+    let tags: Vec<Tag> =
+        [("analytics:client", c.as_str()), ("analytics:managed-by", "mk-ec2"), ("analytics:role", "analytics")]
+            .iter()
+            .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+            .collect();
+    let lost = s
+        .ec2
+        .create_key_pair()
+        .key_name(&name)
+        .key_type(aws_sdk_ec2::types::KeyType::Ed25519)
+        .tag_specifications(
+            TagSpecification::builder().resource_type(ResourceType::KeyPair).set_tags(Some(tags)).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let lost_id = lost.key_pair_id().unwrap().to_owned();
+
+    let dry = s.mk(&["--ami-id", XENIAL, "--no-director", "--dry-run"]).ok();
+    assert_eq!(dry.action("ec2-key-pair", &name), "would-update");
+    assert_eq!(dry.mutating(), 0);
+    assert!(finding_with(&dry, "deleted and made again"), "{}", dry.json["findings"]);
+    assert!(!file.exists(), "dry-run writes no file");
+
+    let r = s.mk(&["--ami-id", XENIAL, "--no-director"]).ok();
+    assert_eq!(r.action("ec2-key-pair", &name), "updated");
+    assert!(finding_with(&r, "was never stored"), "{}", r.json["findings"]);
+    assert!(r.stderr.contains("deleted and made again"), "a warning line on stderr: {}", r.stderr);
+    let k = s.ec2.describe_key_pairs().key_names(&name).send().await.unwrap();
+    assert_ne!(k.key_pairs()[0].key_pair_id(), Some(lost_id.as_str()), "a new key pair");
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(public_key_in_ec2(&s.ec2, &name).await, public_key_of_file(&file), "its private key is kept");
+    let live = s.live_instances(&c).await;
+    assert_eq!(live[0].key_name(), Some(name.as_str()), "launched with the new key pair");
+    assert_eq!(r.json["outputs"]["key_pairs"]["analytics"]["private_key_file"], file.display().to_string());
+
+    // Now a host uses it: without the file, it is kept and said, never made again.
+    std::fs::remove_file(&file).unwrap();
+    let r = s.mk(&["--ami-id", XENIAL, "--no-director"]).ok().all_unchanged();
+    assert!(finding_with(&r, "analytics-1 use it"), "{}", r.json["findings"]);
+    assert_eq!(r.json["outputs"]["key_pairs"]["analytics"]["private_key_file"], Value::Null);
+    assert!(!file.exists());
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use clap::Parser;
 use common::aws::AwsArgs;
 use common::cli::ToolArgs;
 use common::wait::WaitState;
-use common::{Deployment, DeploymentArgs, Finding, LogArgs, Run, Severity, WaitArgs};
+use common::{Deployment, DeploymentArgs, LogArgs, Run, WaitArgs};
 use plan::DomainOp;
 
 const EXAMPLES: &str = "\
@@ -83,16 +83,6 @@ impl ToolArgs for Args {
     }
 }
 
-/// Findings go to the report and, by severity, to stderr.
-fn record_findings(run: &mut Run, findings: &[Finding]) {
-    for f in findings {
-        match f.severity {
-            Severity::Info => run.report.info(f.message.clone()),
-            _ => run.report.warn(f.message.clone()),
-        }
-    }
-}
-
 pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     run.set_dry_run(args.dry_run);
     let d = Deployment::from_args(&args.deployment, "mk-es")?;
@@ -105,7 +95,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     if args.destroy {
         let observed = opensearch::observe(&es, &want.name).await?;
         let plan = plan::plan_destroy(&d, &want.name, observed.as_ref());
-        record_findings(run, &plan.findings);
+        run.report.record(&plan.findings);
         let Some(change) = plan.change else { return Ok(()) };
         if !run.dry_run() {
             opensearch::apply(&es, &want.name, observed.as_ref().map(|o| o.arn.as_str()), &plan.ops).await?;
@@ -137,7 +127,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     };
     let access_policy = policy::access_policy(&principals, &domain_arn);
     let plan = plan::plan_ensure(&d, &want, access_policy, observed.as_ref())?;
-    record_findings(run, &plan.findings);
+    run.report.record(&plan.findings);
     let change = plan.change.clone().expect("the ensure path always reports the domain");
 
     let mut endpoint = observed.as_ref().and_then(|o| o.state.endpoint.clone());
@@ -154,7 +144,13 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
             && observed.as_ref().is_some_and(|o| matches!(plan::readiness(&o.state), WaitState::Ready(_)));
         if args.wait.no_wait {
             if !ready {
-                run.report.info(format!("not waiting for domain {} (--no-wait): a later run waits for it", want.name));
+                let state = match observed.as_ref().map(|o| plan::readiness(&o.state)) {
+                    None => "being created".to_owned(),
+                    Some(_) if reconfigured => "applying a configuration change".to_owned(),
+                    Some(WaitState::Pending(s) | WaitState::Failed(s)) => s,
+                    Some(WaitState::Ready(_)) => "ready".to_owned(),
+                };
+                run.report.pending("opensearch-domain", &want.name, state);
             }
         } else if !ready {
             tracing::info!("waiting for domain {} (this takes 10 to 20 minutes on AWS)", want.name);

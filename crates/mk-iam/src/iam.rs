@@ -263,6 +263,7 @@ pub async fn observe(
     sts: &aws_sdk_sts::Client,
     names: &Names,
     stored_keys: Vec<Option<String>>,
+    pending_keys: Vec<Option<Vec<String>>>,
     destroy: bool,
 ) -> anyhow::Result<(Desired, Observed)> {
     let [client_role, emr_role, emr_ec2_role] = names.roles();
@@ -290,7 +291,7 @@ pub async fn observe(
         },
         try_join_all(names.users.iter().map(|(kind, name)| observe_user(iam, name, *kind, names, destroy))),
     )?;
-    Ok((desired, Observed { policies, roles, profiles, users, stored_keys }))
+    Ok((desired, Observed { policies, roles, profiles, users, stored_keys, pending_keys }))
 }
 
 /// Keys created by this run: user → (key id, file).
@@ -320,14 +321,30 @@ async fn set_policy_document(iam: &Client, arn: &str, document: &Value) -> anyho
             .await?;
         }
     }
-    iam.create_policy_version()
-        .policy_arn(arn)
-        .policy_document(document.to_string())
-        .set_as_default(true)
-        .send()
-        .await
-        .aws_context(format!("setting a new version of {arn}"))?;
-    Ok(())
+    // Sent again after a lost answer, CreatePolicyVersion would make a
+    // second version (and fail at the five-version quota): at most once,
+    // and a try whose answer was lost counts as done when the default
+    // version holds the document.
+    let no_retries = aws_sdk_iam::config::Config::builder().retry_config(common::once::no_retries());
+    common::once::at_most_once(
+        &format!("setting a new version of {arn}"),
+        || async {
+            iam.create_policy_version()
+                .policy_arn(arn)
+                .policy_document(document.to_string())
+                .set_as_default(true)
+                .customize()
+                .config_override(no_retries.clone())
+                .send()
+                .await
+                .map(drop)
+        },
+        || async {
+            let now = observe_policy(iam, arn, false).await?.and_then(|p| p.document);
+            Ok(now.is_some_and(|now| policy::same(&now, document)).then_some(()))
+        },
+    )
+    .await
 }
 
 /// Makes a key, and stores it before anything else can fail. If storing
@@ -340,6 +357,12 @@ async fn set_policy_document(iam: &Client, arn: &str, document: &Value) -> anyho
 /// not there then is one this run made and whose secret was lost: it is
 /// deleted before the next try (never a key that existed before, so never
 /// one whose secret the secrets directory holds).
+///
+/// That list is also written down, as the user's pending marker, before
+/// the first try, and the marker is removed once the secret is stored: if
+/// this process is killed in between, the next run finds the marker and
+/// deletes the key it made (see [`keys::PendingKey`]). After a failure the
+/// marker is removed only once no key of this run is left.
 async fn create_access_key(iam: &Client, secrets: &SecretsDir, user: &str) -> anyhow::Result<(String, PathBuf)> {
     let list = || async {
         let what = format!("listing access keys of {user}");
@@ -349,25 +372,38 @@ async fn create_access_key(iam: &Client, secrets: &SecretsDir, user: &str) -> an
         )
     };
     let before = list().await?;
+    keys::mark_pending(secrets, user, &before)?;
+    let delete_unstored = || async {
+        for id in list().await?.into_iter().filter(|id| !before.contains(id)) {
+            tracing::warn!("access key {id} of {user} was made but its answer (the secret) was lost: deleting it");
+            let call = iam.delete_access_key().user_name(user).access_key_id(&id).send();
+            done_if(call, NO_SUCH_ENTITY, format!("deleting access key {id} of {user} (its secret was lost)")).await?;
+        }
+        Ok::<(), anyhow::Error>(())
+    };
     let no_retries = aws_sdk_iam::config::Config::builder().retry_config(common::once::no_retries());
-    let out = common::once::at_most_once(
+    let made = common::once::at_most_once(
         &format!("creating an access key for {user}"),
         || {
             retry_fresh(user, || {
                 iam.create_access_key().user_name(user).customize().config_override(no_retries.clone()).send()
             })
         },
-        || async {
-            for id in list().await?.into_iter().filter(|id| !before.contains(id)) {
-                tracing::warn!("access key {id} of {user} was made but its answer (the secret) was lost: deleting it");
-                let call = iam.delete_access_key().user_name(user).access_key_id(&id).send();
-                done_if(call, NO_SUCH_ENTITY, format!("deleting access key {id} of {user} (its secret was lost)"))
-                    .await?;
-            }
-            Ok(None)
-        },
+        || async { delete_unstored().await.map(|()| None) },
     )
-    .await?;
+    .await;
+    let out = match made {
+        Ok(out) => out,
+        Err(e) => {
+            // When it cannot be made sure that no key of this run is left,
+            // the marker stays, for the next run to finish the job. (A
+            // marker that stays needlessly only costs that run a look.)
+            if delete_unstored().await.is_ok() {
+                let _ = keys::clear_pending(secrets, user);
+            }
+            return Err(e);
+        }
+    };
     let key = out.access_key().with_context(|| format!("CreateAccessKey for {user} returned no key"))?;
     let stored = StoredKey {
         user: user.to_owned(),
@@ -375,10 +411,21 @@ async fn create_access_key(iam: &Client, secrets: &SecretsDir, user: &str) -> an
         secret_access_key: key.secret_access_key().to_owned(),
     };
     match keys::store(secrets, &stored) {
-        Ok(path) => Ok((stored.access_key_id, path)),
+        Ok(path) => {
+            keys::clear_pending(secrets, user)?;
+            Ok((stored.access_key_id, path))
+        }
         Err(e) => {
-            let _ = iam.delete_access_key().user_name(user).access_key_id(&stored.access_key_id).send().await;
-            Err(e.context(format!("storing the new access key of {user} (the key was deleted again)")))
+            let id = &stored.access_key_id;
+            let call = iam.delete_access_key().user_name(user).access_key_id(id).send();
+            let undone = match done_if(call, NO_SUCH_ENTITY, String::new()).await {
+                Ok(()) => {
+                    let _ = keys::clear_pending(secrets, user);
+                    "the key was deleted again"
+                }
+                Err(_) => "deleting the key failed too; the next run deletes it",
+            };
+            Err(e.context(format!("storing the new access key {id} of {user} ({undone})")))
         }
     }
 }
@@ -399,6 +446,36 @@ async fn add_role_to_profile(iam: &Client, profile: &str, role: &str) -> anyhow:
         }
         Err(e) => Err(e).aws_context(what),
     }
+}
+
+/// Takes a role out of a profile. Sent again after a lost answer, the call
+/// finds the role gone (`NoSuchEntity` on AWS, a 500 on the emulator): it
+/// is sent at most once per try, and a try whose answer was lost counts as
+/// done when the profile no longer holds the role.
+async fn remove_role_from_profile(iam: &Client, profile: &str, role: &str) -> anyhow::Result<()> {
+    let no_retries = aws_sdk_iam::config::Config::builder().retry_config(common::once::no_retries());
+    common::once::at_most_once(
+        &format!("removing role {role} from instance profile {profile}"),
+        || async {
+            let call = iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(profile)
+                .role_name(role)
+                .customize()
+                .config_override(no_retries.clone())
+                .send()
+                .await;
+            match call {
+                Err(e) if aws_error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(()),
+                other => other.map(drop),
+            }
+        },
+        || async {
+            let holds = observe_profile(iam, profile).await?.is_some_and(|p| p.roles.iter().any(|r| r == role));
+            Ok((!holds).then_some(()))
+        },
+    )
+    .await
 }
 
 /// Performs one call; returns the id and file of a key it created.
@@ -486,10 +563,7 @@ async fn apply_op(iam: &Client, secrets: &SecretsDir, op: &Op) -> anyhow::Result
                 .aws_context(format!("tagging instance profile {name}"))?;
         }
         Op::AddRoleToInstanceProfile { profile, role } => add_role_to_profile(iam, profile, role).await?,
-        Op::RemoveRoleFromInstanceProfile { profile, role } => {
-            let call = iam.remove_role_from_instance_profile().instance_profile_name(profile).role_name(role).send();
-            done_if(call, NO_SUCH_ENTITY, format!("removing role {role} from instance profile {profile}")).await?
-        }
+        Op::RemoveRoleFromInstanceProfile { profile, role } => remove_role_from_profile(iam, profile, role).await?,
         Op::DeleteInstanceProfile { name } => {
             let call = iam.delete_instance_profile().instance_profile_name(name).send();
             done_if(call, NO_SUCH_ENTITY, format!("deleting instance profile {name}")).await?
@@ -531,6 +605,7 @@ async fn apply_op(iam: &Client, secrets: &SecretsDir, op: &Op) -> anyhow::Result
             done_if(call, NO_SUCH_ENTITY, format!("deleting access key {id} of {user}")).await?
         }
         Op::RemoveKeyFile { user } => secrets.remove(&keys::file_name(user))?,
+        Op::ClearPendingKey { user } => keys::clear_pending(secrets, user)?,
     }
     Ok(None)
 }

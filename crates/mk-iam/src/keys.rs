@@ -8,9 +8,14 @@
 //!   it;
 //! - `--rotate-keys` creates a new key, stores it, then deletes the old
 //!   ones; AWS allows two keys per user, so when there are two already the
-//!   least useful one goes first.
+//!   least useful one goes first;
+//! - a key made by a run that stopped before storing its secret (killed
+//!   between CreateAccessKey and writing the file) is told apart from a
+//!   lost one by the pending marker that run left ([`PendingKey`]): nobody
+//!   holds its secret, so it is deleted and the user is planned as if it
+//!   had never been made.
 //!
-//! The planning is pure; reading and writing the file is the only I/O here.
+//! The planning is pure; reading and writing the files is the only I/O here.
 
 use std::path::PathBuf;
 
@@ -21,6 +26,11 @@ use serde::{Deserialize, Serialize};
 /// The file that holds a user's key: `<user>.access-key.json`.
 pub fn file_name(user: &str) -> String {
     format!("{user}.access-key.json")
+}
+
+/// The pending marker of a user's key: `<user>.access-key.pending.json`.
+pub fn pending_file_name(user: &str) -> String {
+    format!("{user}.access-key.pending.json")
 }
 
 /// A key and its secret as kept in the secrets directory.
@@ -42,30 +52,39 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
-/// The id of the key stored for `user`, if any. A file that cannot be
-/// read as a key of this user is bad input: the operator fixes or removes
-/// it, the tool never guesses.
-pub fn stored_key_id(dir: &SecretsDir, user: &str) -> anyhow::Result<Option<String>> {
-    let name = file_name(user);
-    let Some(text) = dir.read(&name)? else { return Ok(None) };
-    let path = dir.file(&name);
-    // serde's message may quote a value (the secret): show only where.
-    let key: StoredKey = serde_json::from_str(&text).map_err(|e| {
+/// Reads a JSON file of `user` from the secrets directory, `None` when
+/// there is none. A file that cannot be read as such, or that names
+/// another user, is bad input: the operator fixes or removes it, the tool
+/// never guesses.
+fn read_user_file<T: serde::de::DeserializeOwned>(
+    dir: &SecretsDir,
+    name: &str,
+    what: &str,
+    user: &str,
+    user_of: impl Fn(&T) -> &str,
+) -> anyhow::Result<Option<T>> {
+    let Some(text) = dir.read(name)? else { return Ok(None) };
+    let path = dir.file(name);
+    // serde's message may quote a value (a secret): show only where.
+    let value: T = serde_json::from_str(&text).map_err(|e| {
         bad_input(format!(
-            "{} is not an access key file (line {}, column {}): fix or remove it",
+            "{} is not {what} (line {}, column {}): fix or remove it",
             path.display(),
             e.line(),
             e.column()
         ))
     })?;
-    if key.user != user {
-        return Err(bad_input(format!(
-            "{} holds a key of user {:?}, not {user:?}: fix or remove it",
-            path.display(),
-            key.user
-        )));
+    let of = user_of(&value);
+    if of != user {
+        return Err(bad_input(format!("{} is {what} of user {of:?}, not {user:?}: fix or remove it", path.display())));
     }
-    Ok(Some(key.access_key_id))
+    Ok(Some(value))
+}
+
+/// The id of the key stored for `user`, if any (a bad file is bad input).
+pub fn stored_key_id(dir: &SecretsDir, user: &str) -> anyhow::Result<Option<String>> {
+    let key = read_user_file(dir, &file_name(user), "an access key file", user, |k: &StoredKey| &k.user)?;
+    Ok(key.map(|k| k.access_key_id))
 }
 
 /// Stores a new key (0600, atomically) and returns the file's path.
@@ -73,6 +92,39 @@ pub fn store(dir: &SecretsDir, key: &StoredKey) -> anyhow::Result<PathBuf> {
     let mut body = serde_json::to_vec_pretty(key)?;
     body.push(b'\n');
     dir.write(&file_name(&key.user), &body)
+}
+
+/// Written (0600, atomically) just before CreateAccessKey and removed once
+/// the new key's secret is stored. A later run that finds it knows the run
+/// that wrote it stopped in between: a key of the user that is not listed
+/// here and is not the stored one was made by that run, and its secret,
+/// which AWS shows only in CreateAccessKey's answer, went with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingKey {
+    pub user: String,
+    /// The ids of the user's keys just before the call.
+    pub keys_before: Vec<String>,
+}
+
+/// The key ids listed by `user`'s pending marker, when there is one (a
+/// bad marker is bad input).
+pub fn pending_keys(dir: &SecretsDir, user: &str) -> anyhow::Result<Option<Vec<String>>> {
+    let marker =
+        read_user_file(dir, &pending_file_name(user), "a pending access key marker", user, |p: &PendingKey| &p.user)?;
+    Ok(marker.map(|p| p.keys_before))
+}
+
+/// Writes `user`'s pending marker: the keys it has before a CreateAccessKey.
+pub fn mark_pending(dir: &SecretsDir, user: &str, keys_before: &[String]) -> anyhow::Result<PathBuf> {
+    let marker = PendingKey { user: user.to_owned(), keys_before: keys_before.to_vec() };
+    let mut body = serde_json::to_vec_pretty(&marker)?;
+    body.push(b'\n');
+    dir.write(&pending_file_name(user), &body)
+}
+
+/// Removes `user`'s pending marker; a missing one is fine.
+pub fn clear_pending(dir: &SecretsDir, user: &str) -> anyhow::Result<()> {
+    dir.remove(&pending_file_name(user))
 }
 
 /// A key as ListAccessKeys shows it.
@@ -90,6 +142,8 @@ pub enum KeyOp {
     /// Create a key and store it in the secrets directory.
     Create,
     Delete(String),
+    /// Remove the user's pending marker: its keys are settled.
+    ClearPending,
 }
 
 /// What to do with one user's keys.
@@ -104,7 +158,7 @@ pub struct KeyPlan {
     pub stored: bool,
     pub details: Vec<String>,
     /// For the operator, e.g. a lost secret.
-    pub warning: Option<String>,
+    pub warnings: Vec<String>,
 }
 
 fn oldest<'a>(keys: impl Iterator<Item = &'a AwsKey>) -> Option<&'a AwsKey> {
@@ -124,20 +178,49 @@ fn make_room(aws: &[AwsKey], stored: Option<&str>) -> Option<String> {
 }
 
 /// Plans one user's keys. `aws` is what ListAccessKeys shows (empty for a
-/// user still to be created), `stored` the id in the secrets directory.
-pub fn plan(user: &str, aws: &[AwsKey], stored: Option<&str>, rotate: bool) -> KeyPlan {
+/// user still to be created), `stored` the id in the secrets directory,
+/// `pending` the key ids a pending marker lists, when one was found.
+pub fn plan(user: &str, aws: &[AwsKey], stored: Option<&str>, pending: Option<&[String]>, rotate: bool) -> KeyPlan {
+    let Some(before) = pending else { return plan_known(user, aws, stored, rotate) };
+    let (unstored, known): (Vec<AwsKey>, Vec<AwsKey>) =
+        aws.iter().cloned().partition(|k| !before.contains(&k.id) && Some(k.id.as_str()) != stored);
+    let mut kp = plan_known(user, &known, stored, rotate);
+    if !unstored.is_empty() && kp.action == Action::Unchanged {
+        kp.action = Action::Update;
+    }
+    for k in unstored.iter().rev() {
+        kp.ops.insert(0, KeyOp::Delete(k.id.clone()));
+    }
+    kp.details.splice(0..0, unstored.iter().map(|k| format!("unstored key {}", k.id)));
+    kp.warnings.splice(
+        0..0,
+        unstored.iter().map(|k| {
+            format!(
+                "access key {} of user {user} was made by an mk-iam run that stopped before storing its secret \
+                 (its marker {} is in the secrets directory): nobody holds the secret, so the key is deleted",
+                k.id,
+                pending_file_name(user)
+            )
+        }),
+    );
+    kp.ops.push(KeyOp::ClearPending);
+    kp
+}
+
+/// Plans the keys whose secret is either stored or held by someone else.
+fn plan_known(user: &str, aws: &[AwsKey], stored: Option<&str>, rotate: bool) -> KeyPlan {
     let usable = stored.filter(|id| aws.iter().any(|k| k.id == *id && k.active));
-    let unchanged = |key_id: &str, stored: bool, warning| KeyPlan {
+    let unchanged = |key_id: &str, stored: bool, warnings| KeyPlan {
         action: Action::Unchanged,
         ops: vec![],
         key_id: Some(key_id.to_owned()),
         stored,
         details: vec![],
-        warning,
+        warnings,
     };
     if !rotate {
         if let Some(id) = usable {
-            return unchanged(id, true, None);
+            return unchanged(id, true, vec![]);
         }
         let active = aws.iter().filter(|k| k.active);
         if let Some(k) = active.max_by_key(|k| (k.created, k.id.clone())) {
@@ -146,7 +229,7 @@ pub fn plan(user: &str, aws: &[AwsKey], stored: Option<&str>, rotate: bool) -> K
                  no new key was made; run again with --rotate-keys to replace it",
                 k.id
             );
-            return unchanged(&k.id, false, Some(warning));
+            return unchanged(&k.id, false, vec![warning]);
         }
     }
     let mut ops: Vec<KeyOp> = make_room(aws, stored).map(KeyOp::Delete).into_iter().collect();
@@ -159,7 +242,7 @@ pub fn plan(user: &str, aws: &[AwsKey], stored: Option<&str>, rotate: bool) -> K
     }
     let (action, details) =
         if rotate && !aws.is_empty() { (Action::Update, vec!["rotated".to_owned()]) } else { (Action::Create, vec![]) };
-    KeyPlan { action, ops, key_id: None, stored: true, details, warning: None }
+    KeyPlan { action, ops, key_id: None, stored: true, details, warnings: vec![] }
 }
 
 #[cfg(test)]
@@ -172,62 +255,63 @@ mod tests {
 
     #[test]
     fn stored_and_active_is_unchanged() {
-        let p = plan("u", &[key("AK1", true, 1)], Some("AK1"), false);
+        let p = plan("u", &[key("AK1", true, 1)], Some("AK1"), None, false);
         assert_eq!(p.action, Action::Unchanged);
         assert!(p.ops.is_empty());
-        assert_eq!((p.key_id.as_deref(), p.stored, p.warning), (Some("AK1"), true, None));
+        assert_eq!((p.key_id.as_deref(), p.stored), (Some("AK1"), true));
+        assert!(p.warnings.is_empty());
     }
 
     #[test]
     fn no_key_anywhere_creates_one() {
-        let p = plan("u", &[], None, false);
+        let p = plan("u", &[], None, None, false);
         assert_eq!((p.action, p.ops), (Action::Create, vec![KeyOp::Create]));
         assert_eq!(p.key_id, None);
     }
 
     #[test]
     fn active_key_without_secret_warns_and_creates_nothing() {
-        let p = plan("u", &[key("AK1", true, 1)], None, false);
+        let p = plan("u", &[key("AK1", true, 1)], None, None, false);
         assert_eq!(p.action, Action::Unchanged);
         assert!(p.ops.is_empty(), "a lost secret is never silently replaced");
         assert_eq!(p.key_id.as_deref(), Some("AK1"));
         assert!(!p.stored);
-        let w = p.warning.unwrap();
+        let [w] = &p.warnings[..] else { panic!("one warning: {:?}", p.warnings) };
         assert!(w.contains("--rotate-keys") && w.contains("AK1"), "{w}");
         // The file names a key that AWS no longer has, but another is active.
-        let p = plan("u", &[key("AK2", true, 2)], Some("AK1"), false);
-        assert!(p.ops.is_empty() && p.warning.is_some());
+        let p = plan("u", &[key("AK2", true, 2)], Some("AK1"), None, false);
+        assert!(p.ops.is_empty() && p.warnings.len() == 1);
     }
 
     #[test]
     fn dead_stored_key_is_replaced() {
-        let p = plan("u", &[key("AK1", false, 1)], Some("AK1"), false);
+        let p = plan("u", &[key("AK1", false, 1)], Some("AK1"), None, false);
         assert_eq!((p.action, p.ops), (Action::Create, vec![KeyOp::Create]));
         // Two inactive keys: the oldest goes first to make room.
-        let p = plan("u", &[key("AK2", false, 2), key("AK1", false, 1)], Some("AK2"), false);
+        let p = plan("u", &[key("AK2", false, 2), key("AK1", false, 1)], Some("AK2"), None, false);
         assert_eq!(p.ops, vec![KeyOp::Delete("AK1".into()), KeyOp::Create]);
     }
 
     #[test]
     fn rotate_creates_then_deletes_the_old_keys() {
-        let p = plan("u", &[key("AK1", true, 1)], Some("AK1"), true);
+        let p = plan("u", &[key("AK1", true, 1)], Some("AK1"), None, true);
         assert_eq!(p.action, Action::Update);
         assert_eq!(p.ops, vec![KeyOp::Create, KeyOp::Delete("AK1".into())]);
         assert_eq!(p.details, ["rotated"]);
-        let p = plan("u", &[], None, true);
+        let p = plan("u", &[], None, None, true);
         assert_eq!((p.action, p.ops), (Action::Create, vec![KeyOp::Create]));
     }
 
     #[test]
     fn rotate_with_two_keys_makes_room_with_the_least_useful() {
         // An inactive key goes first, even when newer.
-        let p = plan("u", &[key("AK1", true, 1), key("AK2", false, 2)], Some("AK1"), true);
+        let p = plan("u", &[key("AK1", true, 1), key("AK2", false, 2)], Some("AK1"), None, true);
         assert_eq!(p.ops, vec![KeyOp::Delete("AK2".into()), KeyOp::Create, KeyOp::Delete("AK1".into())]);
         // Both active: the one the directory does not know.
-        let p = plan("u", &[key("AK1", true, 1), key("AK2", true, 2)], Some("AK1"), true);
+        let p = plan("u", &[key("AK1", true, 1), key("AK2", true, 2)], Some("AK1"), None, true);
         assert_eq!(p.ops, vec![KeyOp::Delete("AK2".into()), KeyOp::Create, KeyOp::Delete("AK1".into())]);
         // Lost secret, two active keys: the oldest.
-        let p = plan("u", &[key("AK2", true, 2), key("AK1", true, 1)], None, true);
+        let p = plan("u", &[key("AK2", true, 2), key("AK1", true, 1)], None, None, true);
         assert_eq!(p.ops, vec![KeyOp::Delete("AK1".into()), KeyOp::Create, KeyOp::Delete("AK2".into())]);
     }
 
@@ -248,5 +332,82 @@ mod tests {
         dir.write(&file_name("w"), b"garbage").unwrap();
         let e = stored_key_id(&dir, "w").unwrap_err();
         assert_eq!(common::error::exit_status(&e), 2);
+    }
+
+    #[test]
+    fn a_key_an_interrupted_run_made_is_deleted_and_replaced() {
+        // Killed after CreateAccessKey of a first key: the marker lists none.
+        let before: Vec<String> = vec![];
+        let p = plan("u", &[key("AK9", true, 9)], None, Some(&before), false);
+        assert_eq!(p.action, Action::Create);
+        assert_eq!(p.ops, vec![KeyOp::Delete("AK9".into()), KeyOp::Create, KeyOp::ClearPending]);
+        assert_eq!((p.key_id, p.stored), (None, true));
+        assert_eq!(p.details, ["unstored key AK9"]);
+        let [w] = &p.warnings[..] else { panic!("one warning: {:?}", p.warnings) };
+        assert!(w.contains("AK9") && w.contains("u.access-key.pending.json") && w.contains("deleted"), "{w}");
+        assert!(!w.contains("--rotate-keys"), "not a lost secret: {w}");
+        // Killed before the call reached AWS: nothing to delete.
+        let p = plan("u", &[], None, Some(&before), false);
+        assert_eq!((p.action, p.ops), (Action::Create, vec![KeyOp::Create, KeyOp::ClearPending]));
+        assert!(p.warnings.is_empty());
+    }
+
+    #[test]
+    fn keys_a_marker_lists_or_the_stored_one_are_kept() {
+        let before = vec!["AK1".to_owned()];
+        // Killed during --rotate-keys, before the new key was stored: the
+        // old key stays in use, the new one goes.
+        let p = plan("u", &[key("AK1", true, 1), key("AK9", true, 9)], Some("AK1"), Some(&before), false);
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(p.ops, vec![KeyOp::Delete("AK9".into()), KeyOp::ClearPending]);
+        assert_eq!((p.key_id.as_deref(), p.stored), (Some("AK1"), true));
+        assert_eq!(p.warnings.len(), 1);
+        // Killed after the new key was stored: nothing of it is lost.
+        let p = plan("u", &[key("AK1", true, 1), key("AK9", true, 9)], Some("AK9"), Some(&before), false);
+        assert_eq!((p.action, p.ops), (Action::Unchanged, vec![KeyOp::ClearPending]));
+        assert_eq!(p.key_id.as_deref(), Some("AK9"));
+        assert!(p.warnings.is_empty());
+        // A key the marker lists whose secret is not stored was lost by
+        // someone else: reported as before, never deleted.
+        let p = plan("u", &[key("AK1", true, 1)], None, Some(&before), false);
+        assert_eq!((p.action, p.ops), (Action::Unchanged, vec![KeyOp::ClearPending]));
+        let [w] = &p.warnings[..] else { panic!("one warning: {:?}", p.warnings) };
+        assert!(w.contains("--rotate-keys") && w.contains("AK1"), "{w}");
+        // Both at once: the unstored key goes, the lost one is reported.
+        let p = plan("u", &[key("AK1", true, 1), key("AK9", true, 9)], None, Some(&before), false);
+        assert_eq!(p.ops, vec![KeyOp::Delete("AK9".into()), KeyOp::ClearPending]);
+        assert_eq!(p.key_id.as_deref(), Some("AK1"));
+        assert_eq!(p.warnings.len(), 2);
+        // With --rotate-keys: the unstored key first, then the rotation.
+        let p = plan("u", &[key("AK1", true, 1), key("AK9", true, 9)], Some("AK1"), Some(&before), true);
+        assert_eq!(
+            p.ops,
+            vec![KeyOp::Delete("AK9".into()), KeyOp::Create, KeyOp::Delete("AK1".into()), KeyOp::ClearPending]
+        );
+        assert_eq!(p.action, Action::Update);
+    }
+
+    #[test]
+    fn pending_marker_round_trip_and_checks() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = SecretsDir::new(t.path().join("s"));
+        assert_eq!(pending_keys(&dir, "u").unwrap(), None);
+        let path = mark_pending(&dir, "u", &["AK1".to_owned()]).unwrap();
+        assert!(path.ends_with("u.access-key.pending.json"));
+        assert!(!path.to_string_lossy().ends_with(".access-key.json"), "not taken for a key file");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(pending_keys(&dir, "u").unwrap(), Some(vec!["AK1".to_owned()]));
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v, serde_json::json!({"user": "u", "keys_before": ["AK1"]}));
+        clear_pending(&dir, "u").unwrap();
+        clear_pending(&dir, "u").unwrap();
+        assert_eq!(pending_keys(&dir, "u").unwrap(), None);
+        dir.write(&pending_file_name("v"), br#"{"user": "u", "keys_before": []}"#).unwrap();
+        let e = pending_keys(&dir, "v").unwrap_err();
+        assert_eq!(common::error::exit_status(&e), 2);
+        assert!(e.to_string().contains("fix or remove it"), "{e}");
+        dir.write(&pending_file_name("w"), b"{").unwrap();
+        assert_eq!(common::error::exit_status(&pending_keys(&dir, "w").unwrap_err()), 2);
     }
 }

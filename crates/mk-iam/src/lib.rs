@@ -32,7 +32,9 @@ Examples:
   mk-iam --client acme --destroy --dry-run       # lists what --destroy would delete
 
 Access keys are written to <secrets-dir>/<user>.access-key.json (mode 0600);
-stdout names the file and the key id, never the secret.";
+stdout names the file and the key id, never the secret. While a key is being
+made, <user>.access-key.pending.json lists the user's keys from before: a run
+that finds it deletes the key an interrupted run made but never stored.";
 
 /// Create (or adopt) the IAM policies, roles, instance profiles and users of
 /// an Open edX analytics deployment.
@@ -86,12 +88,14 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     let secrets = args.secrets.dir(d.client.as_str())?;
     let stored_keys =
         names.users.iter().map(|(_, user)| keys::stored_key_id(&secrets, user)).collect::<anyhow::Result<Vec<_>>>()?;
+    let pending_keys =
+        names.users.iter().map(|(_, user)| keys::pending_keys(&secrets, user)).collect::<anyhow::Result<Vec<_>>>()?;
     let aws = args.aws.load(&run.calls).await?;
     run.report.region = Some(aws.region.clone());
     let iam = common::client!(aws_sdk_iam, &aws);
     let sts = common::client!(aws_sdk_sts, &aws);
 
-    let (desired, observed) = iam::observe(&iam, &sts, &names, stored_keys, args.destroy).await?;
+    let (desired, observed) = iam::observe(&iam, &sts, &names, stored_keys, pending_keys, args.destroy).await?;
     let plan = plan::plan(&d, &desired, &observed, args.destroy, args.rotate_keys);
     for f in &plan.findings {
         match f.severity {

@@ -76,6 +76,9 @@ pub struct Observed {
     pub users: Vec<Option<ObservedUser>>,
     /// The key id in the secrets directory, per user.
     pub stored_keys: Vec<Option<String>>,
+    /// The key ids a pending marker in the secrets directory lists, per
+    /// user that has one ([`keys::PendingKey`]).
+    pub pending_keys: Vec<Option<Vec<String>>>,
 }
 
 /// One IAM call.
@@ -184,6 +187,10 @@ pub enum Op {
     },
     /// Removes the user's key file from the secrets directory.
     RemoveKeyFile {
+        user: String,
+    },
+    /// Removes the user's pending marker from the secrets directory.
+    ClearPendingKey {
         user: String,
     },
 }
@@ -441,12 +448,13 @@ fn ensure_keys(
     spec: &UserSpec,
     o: Option<&ObservedUser>,
     stored: Option<&str>,
+    pending: Option<&[String]>,
     rotate: bool,
     plan: &mut Plan,
 ) -> KeyPlan {
     let aws = o.map_or(&[][..], |u| u.keys.as_slice());
-    let kp = keys::plan(&spec.name, aws, stored, rotate);
-    if let Some(w) = &kp.warning {
+    let kp = keys::plan(&spec.name, aws, stored, pending, rotate);
+    for w in &kp.warnings {
         plan.finding(Severity::Warning, w.clone());
     }
     let ops = kp
@@ -455,6 +463,7 @@ fn ensure_keys(
         .map(|op| match op {
             KeyOp::Create => Op::CreateAccessKey { user: spec.name.clone() },
             KeyOp::Delete(id) => Op::DeleteAccessKey { user: spec.name.clone(), id: id.clone() },
+            KeyOp::ClearPending => Op::ClearPendingKey { user: spec.name.clone() },
         })
         .collect();
     let mut change = Change::new(KIND_KEY, &spec.name, kp.action).with_details(kp.details.clone());
@@ -484,7 +493,7 @@ fn plan_ensure(d: &Deployment, desired: &Desired, o: &Observed, rotate: bool, pl
         let u = o.users[i].as_ref();
         let kp = user_ours[i].then(|| {
             ensure_user_policy(spec, u, plan);
-            ensure_keys(spec, u, o.stored_keys[i].as_deref(), rotate, plan)
+            ensure_keys(spec, u, o.stored_keys[i].as_deref(), o.pending_keys[i].as_deref(), rotate, plan)
         });
         plan.keys.push(kp);
     }
@@ -505,10 +514,14 @@ fn plan_destroy(d: &Deployment, desired: &Desired, o: &Observed, plan: &mut Plan
             continue;
         }
         let stored = o.stored_keys[i].as_deref();
-        if !u.keys.is_empty() || stored.is_some() {
+        let pending = o.pending_keys[i].is_some();
+        if !u.keys.is_empty() || stored.is_some() || pending {
             let mut ops: Vec<Op> =
                 u.keys.iter().map(|k| Op::DeleteAccessKey { user: spec.name.clone(), id: k.id.clone() }).collect();
             ops.push(Op::RemoveKeyFile { user: spec.name.clone() });
+            if pending {
+                ops.push(Op::ClearPendingKey { user: spec.name.clone() });
+            }
             let mut change = Change::new(KIND_KEY, &spec.name, Action::Delete);
             change.id = stored.map(str::to_owned).or_else(|| u.keys.first().map(|k| k.id.clone()));
             plan.step(0, change, ops);
@@ -639,6 +652,7 @@ mod tests {
             profiles: vec![None; want.profiles.len()],
             users: vec![None; want.users.len()],
             stored_keys: vec![None; want.users.len()],
+            pending_keys: vec![None; want.users.len()],
         }
     }
 
@@ -697,6 +711,7 @@ mod tests {
                 })
                 .collect(),
             stored_keys: (0..want.users.len()).map(|i| Some(format!("AK{i}"))).collect(),
+            pending_keys: vec![None; want.users.len()],
         }
     }
 
@@ -816,6 +831,62 @@ mod tests {
         let s = find(&p, KIND_KEY, "acme-analytics-elasticsearch");
         assert_eq!(s.change.action, Action::Update);
         assert_eq!(s.ops[0], Op::CreateAccessKey { user: "acme-analytics-elasticsearch".into() });
+    }
+
+    #[test]
+    fn a_key_left_unstored_by_an_interrupted_run_is_replaced() {
+        let want = desired(false);
+        let mut o = converged(&want);
+        let user = "acme-analytics-elasticsearch".to_owned();
+        // Killed between CreateAccessKey (AK7) and storing its secret.
+        o.users[0].as_mut().unwrap().keys = vec![AwsKey { id: "AK7".into(), active: true, created: 7 }];
+        o.stored_keys[0] = None;
+        o.pending_keys[0] = Some(vec![]);
+        let p = plan(&d(), &want, &o, false, false);
+        let s = find(&p, KIND_KEY, &user);
+        assert_eq!(s.change.action, Action::Create);
+        assert_eq!(s.change.details, ["unstored key AK7"]);
+        assert_eq!(
+            s.ops,
+            vec![
+                Op::DeleteAccessKey { user: user.clone(), id: "AK7".into() },
+                Op::CreateAccessKey { user: user.clone() },
+                Op::ClearPendingKey { user: user.clone() }
+            ]
+        );
+        assert_eq!(p.findings.len(), 1, "{:?}", p.findings);
+        assert_eq!(p.findings[0].severity, Severity::Warning);
+        assert!(p.findings[0].message.contains("AK7") && !p.findings[0].message.contains("--rotate-keys"));
+        // Without the marker the same key is a lost secret: reported, kept.
+        o.pending_keys[0] = None;
+        let p = plan(&d(), &want, &o, false, false);
+        assert!(find(&p, KIND_KEY, &user).ops.is_empty());
+        assert!(p.findings[0].message.contains("--rotate-keys"));
+    }
+
+    #[test]
+    fn destroy_clears_a_pending_marker() {
+        let want = desired(false);
+        let mut o = converged(&want);
+        let user = "acme-analytics-elasticsearch".to_owned();
+        o.pending_keys[0] = Some(vec!["AK0".into()]);
+        let p = plan(&d(), &want, &o, true, false);
+        assert_eq!(
+            find(&p, KIND_KEY, &user).ops,
+            vec![
+                Op::DeleteAccessKey { user: user.clone(), id: "AK0".into() },
+                Op::RemoveKeyFile { user: user.clone() },
+                Op::ClearPendingKey { user: user.clone() }
+            ]
+        );
+        // Only the marker is left: it goes too.
+        o.users[0].as_mut().unwrap().keys.clear();
+        o.stored_keys[0] = None;
+        let p = plan(&d(), &want, &o, true, false);
+        assert_eq!(
+            find(&p, KIND_KEY, &user).ops,
+            vec![Op::RemoveKeyFile { user: user.clone() }, Op::ClearPendingKey { user }]
+        );
     }
 
     #[test]

@@ -518,3 +518,91 @@ async fn bad_input_exits_2_before_any_call() {
     assert_eq!(r.total(), 0, "no call at all");
     assert!(!env.user_exists(&env.name("analytics-elasticsearch")).await);
 }
+
+/// A run killed between CreateAccessKey and storing the secret leaves the
+/// key on AWS and its pending marker in the secrets directory. The next run
+/// deletes that key (nobody holds its secret) instead of waiting for
+/// --rotate-keys; dry-run says so without doing it; a key the marker lists
+/// is kept; a broken marker is bad input.
+#[tokio::test]
+async fn a_key_left_unstored_by_an_interrupted_run_is_replaced() {
+    let mut env = Env::new("iampend").await;
+    env.mk(&["--reports"]).ok();
+    let es = env.name("analytics-elasticsearch");
+    let reports = env.name("analytics-reports");
+    let dir = env.secrets_dir();
+    let marker = |user: &str| dir.join(format!("{user}.access-key.pending.json"));
+    assert!(!marker(&es).exists() && !marker(&reports).exists(), "no marker after a run that finished");
+
+    // What a run killed during --rotate-keys leaves: the old key (stored),
+    // a marker listing it, and a new key whose secret went with the run.
+    let kept = env.stored_key(&es)["access_key_id"].as_str().unwrap().to_owned();
+    std::fs::write(marker(&es), format!(r#"{{"user": "{es}", "keys_before": ["{kept}"]}}"#)).unwrap();
+    let made = env.iam.create_access_key().user_name(&es).send().await.unwrap();
+    let unstored = made.access_key().unwrap().access_key_id().to_owned();
+    // And for the other user a first key, made before any was stored.
+    let gone = env.stored_key(&reports)["access_key_id"].as_str().unwrap().to_owned();
+    env.iam.delete_access_key().user_name(&reports).access_key_id(&gone).send().await.unwrap();
+    std::fs::remove_file(env.key_file(&reports)).unwrap();
+    std::fs::write(marker(&reports), format!(r#"{{"user": "{reports}", "keys_before": []}}"#)).unwrap();
+    let first = env.iam.create_access_key().user_name(&reports).send().await.unwrap();
+    let first = first.access_key().unwrap().access_key_id().to_owned();
+
+    // Dry-run: reports both, changes nothing.
+    let r = env.mk(&["--reports", "--dry-run"]).ok();
+    assert_eq!(r.mutating(), 0);
+    assert_eq!(r.action("iam-access-key", &es), "would-update");
+    assert_eq!(r.action("iam-access-key", &reports), "would-create");
+    let details = |r: &ToolRun, user: &str| {
+        let changes = r.json["changes"].as_array().unwrap();
+        let c = changes.iter().find(|c| c["kind"] == "iam-access-key" && c["name"] == user).unwrap();
+        c["details"].clone()
+    };
+    assert_eq!(details(&r, &es), serde_json::json!([format!("unstored key {unstored}")]));
+    assert_eq!(details(&r, &reports), serde_json::json!([format!("unstored key {first}")]));
+    let findings = r.json["findings"].to_string();
+    assert!(findings.contains(&unstored) && findings.contains(&first), "{findings}");
+    assert!(!findings.contains("--rotate-keys"), "not taken for lost secrets: {findings}");
+    assert!(r.stderr.contains(&unstored), "the warning is on stderr too");
+    assert_eq!(env.keys(&es).await.len(), 2);
+    assert_eq!(env.keys(&reports).await, [(first.clone(), true)]);
+    assert!(marker(&es).exists() && marker(&reports).exists(), "dry-run leaves the markers");
+
+    // The real run: the unstored keys go, the reports user gets a new one.
+    let r = env.mk(&["--reports"]).ok();
+    assert_eq!(r.action("iam-access-key", &es), "updated");
+    assert_eq!(r.action("iam-access-key", &reports), "created");
+    assert_eq!(env.keys(&es).await, [(kept.clone(), true)], "the stored key stays, the unstored one went");
+    assert_eq!(env.stored_key(&es)["access_key_id"], kept.as_str());
+    let new = env.stored_key(&reports)["access_key_id"].as_str().unwrap().to_owned();
+    assert_ne!(new, first);
+    assert_eq!(env.keys(&reports).await, [(new.clone(), true)]);
+    assert_eq!(r.json["outputs"]["users"]["reports"]["access_key_id"], new.as_str());
+    assert!(!marker(&es).exists() && !marker(&reports).exists(), "the markers are cleared");
+    env.mk(&["--reports"]).ok().all_unchanged();
+    let secrets = [&es, &reports].map(|u| env.stored_key(u)["secret_access_key"].as_str().unwrap().to_owned());
+
+    // A key the marker lists whose secret is not stored is a lost secret:
+    // reported, kept, and the marker is cleared.
+    std::fs::remove_file(env.key_file(&es)).unwrap();
+    std::fs::write(marker(&es), format!(r#"{{"user": "{es}", "keys_before": ["{kept}"]}}"#)).unwrap();
+    let r = env.mk(&["--reports"]).ok().all_unchanged();
+    assert!(r.json["findings"].to_string().contains("--rotate-keys"), "{}", r.stdout);
+    assert_eq!(env.keys(&es).await, [(kept.clone(), true)]);
+    assert!(!marker(&es).exists());
+
+    // A broken marker is the operator's to fix: exit 2, no call at all.
+    std::fs::write(marker(&es), "{").unwrap();
+    let r = env.mk(&["--reports"]).bad_input(".access-key.pending.json");
+    assert_eq!(r.total(), 0, "no call at all");
+    std::fs::write(marker(&es), format!(r#"{{"user": "{reports}", "keys_before": []}}"#)).unwrap();
+    env.mk(&["--reports"]).bad_input("fix or remove it");
+    std::fs::remove_file(marker(&es)).unwrap();
+
+    // Destroy takes a marker away with the keys.
+    std::fs::write(marker(&reports), format!(r#"{{"user": "{reports}", "keys_before": []}}"#)).unwrap();
+    env.mk(&["--reports", "--destroy"]).ok();
+    assert!(!marker(&reports).exists());
+    assert!(!env.user_exists(&reports).await);
+    env.assert_no_secret_shown(&secrets);
+}

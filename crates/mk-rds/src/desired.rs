@@ -132,8 +132,8 @@ pub fn subnet_group(s: &str) -> anyhow::Result<String> {
 }
 
 fn vpc_id(s: &str) -> anyhow::Result<String> {
-    let ok = s.strip_prefix("vpc-").is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()));
-    if ok { Ok(s.to_owned()) } else { Err(bad_input(format!("invalid --vpc-id {s:?}: expected vpc-0123abcd"))) }
+    network::validate_id("--vpc-id", "vpc", s)?;
+    Ok(s.to_owned())
 }
 
 /// Checks every flag; the first problem is bad input (exit 2).
@@ -212,14 +212,14 @@ mod tests {
             "--join-sg",
             "edxapp-db",
             "--vpc-id",
-            "vpc-0abc",
+            "vpc-0a1b2c3d",
         ])
         .unwrap();
         assert_eq!(w.id, "acme-db");
         assert_eq!(w.engine_version, "8.4.3");
         assert_eq!(w.class, "db.r6g.large");
         assert_eq!(w.join, ["edxapp-db", "other"]);
-        assert_eq!(w.vpc_id.as_deref(), Some("vpc-0abc"));
+        assert_eq!(w.vpc_id.as_deref(), Some("vpc-0a1b2c3d"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use clap::Parser;
 use common::aws::AwsArgs;
 use common::cli::ToolArgs;
 use common::wait::WaitState;
-use common::{Deployment, DeploymentArgs, Finding, LogArgs, Run, SecretsArgs, Severity, WaitArgs};
+use common::{Deployment, DeploymentArgs, LogArgs, Run, SecretsArgs, WaitArgs};
 use serde_json::json;
 
 const EXAMPLES: &str = "\
@@ -105,16 +105,6 @@ impl ToolArgs for Args {
     }
 }
 
-/// Findings go to the report and, by severity, to stderr.
-fn record_findings(run: &mut Run, findings: &[Finding]) {
-    for f in findings {
-        match f.severity {
-            Severity::Info => run.report.info(f.message.clone()),
-            _ => run.report.warn(f.message.clone()),
-        }
-    }
-}
-
 pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     run.set_dry_run(args.dry_run);
     let d = Deployment::from_args(&args.deployment, "mk-rds")?;
@@ -145,7 +135,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
             now_unix: now,
         };
         let plan = plan::plan_destroy(&d, &want, &observed, opts);
-        record_findings(run, &plan.findings);
+        run.report.record(&plan.findings);
         if run.dry_run() {
             plan.steps.iter().for_each(|s| run.report.change(s.change.clone()));
         } else {
@@ -167,7 +157,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
 
     let ((network, joins), instance, subnet_group) = tokio::try_join!(
         async {
-            let network = rds::network(&c, want.vpc_id.as_deref(), &want.emr_rds_group).await?;
+            let network = rds::network(&c, want.vpc_id.as_deref(), &aws.region, &want.emr_rds_group).await?;
             let joins = rds::joins(&c, &want.join, &want.emr_rds_group, Some(&network)).await?;
             Ok::<_, anyhow::Error>((network, joins))
         },
@@ -177,7 +167,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     let observed =
         plan::Observed { instance: instance.as_ref().map(rds::observed_instance), subnet_group, joins, network };
     let plan = plan::plan_ensure(&d, &want, &observed)?;
-    record_findings(run, &plan.findings);
+    run.report.record(&plan.findings);
 
     let mut current = instance;
     if run.dry_run() {
@@ -192,8 +182,12 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
                 .is_some_and(|i| matches!(plan::readiness(&i.status, i.pending), WaitState::Ready(())));
         if args.wait.no_wait {
             if !ready {
-                run.report
-                    .info(format!("not waiting for DB instance {} (--no-wait): a later run waits for it", want.id));
+                let state = match &observed.instance {
+                    None => "being created".to_owned(),
+                    Some(_) if plan.changes_instance() => "applying a modification".to_owned(),
+                    Some(i) => i.status.clone(),
+                };
+                run.report.pending(plan::KIND_INSTANCE, &want.id, state);
             }
         } else if !ready {
             tracing::info!("waiting for DB instance {} to be available (several minutes on AWS)", want.id);

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_ec2::types::Filter;
 use aws_sdk_rds::types::{DbInstance, Tag};
 use common::error::bad_input;
 use common::wait::{WaitState, wait_until};
-use common::{AwsResultExt, Report, SecretsDir, aws_error_code};
+use common::{AwsResultExt, Report, SecretsDir};
+
+use network::{VpcChoice, filter, find_vpc};
 
 use crate::desired::{ENGINE, STORAGE_TYPE};
 use crate::password;
@@ -21,35 +22,13 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
 }
 
-fn filter(name: &str, values: &[&str]) -> Filter {
-    Filter::builder().name(name).set_values(Some(values.iter().map(|v| (*v).to_owned()).collect())).build()
-}
-
-async fn vpc(ec2: &aws_sdk_ec2::Client, vpc_id: Option<&str>) -> anyhow::Result<String> {
-    let req = match vpc_id {
-        Some(id) => ec2.describe_vpcs().vpc_ids(id),
-        None => ec2.describe_vpcs().filters(filter("is-default", &["true"])),
-    };
-    match req.send().await {
-        Ok(out) => match (out.vpcs().first().and_then(|v| v.vpc_id()), vpc_id) {
-            (Some(id), _) => Ok(id.to_owned()),
-            (None, Some(id)) => Err(bad_input(format!("--vpc-id {id}: no such VPC in this region"))),
-            (None, None) => Err(bad_input("this region has no default VPC: pass --vpc-id")),
-        },
-        Err(e) if aws_error_code(&e) == Some("InvalidVpcID.NotFound") => {
-            Err(bad_input(format!("--vpc-id {}: no such VPC in this region", vpc_id.unwrap_or_default())))
-        }
-        Err(e) => Err(e).aws_context("reading the VPC"),
-    }
-}
-
 async fn subnets(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
         let page = ec2
             .describe_subnets()
-            .filters(filter("vpc-id", &[vpc_id]))
+            .filters(filter("vpc-id", [vpc_id]))
             .set_next_token(token)
             .send()
             .await
@@ -76,8 +55,8 @@ async fn groups_by_name(
 ) -> anyhow::Result<BTreeMap<String, String>> {
     let out = ec2
         .describe_security_groups()
-        .filters(filter("vpc-id", &[vpc_id]))
-        .filters(filter("group-name", names))
+        .filters(filter("vpc-id", [vpc_id]))
+        .filters(filter("group-name", names.iter().copied()))
         .send()
         .await
         .aws_context(format!("looking up security groups {} in {vpc_id}", names.join(", ")))?;
@@ -89,8 +68,9 @@ async fn groups_by_name(
 }
 
 /// The VPC (flag or default), its subnets, and its EMR-RDS and default groups.
-pub async fn network(c: &Clients, vpc_id: Option<&str>, emr_rds_group: &str) -> anyhow::Result<Network> {
-    let vpc_id = vpc(&c.ec2, vpc_id).await?;
+pub async fn network(c: &Clients, vpc_id: Option<&str>, region: &str, emr_rds_group: &str) -> anyhow::Result<Network> {
+    let choice = vpc_id.map_or(VpcChoice::Default, |id| VpcChoice::Named(id.to_owned()));
+    let vpc_id = find_vpc(&c.ec2, &choice, region).await?;
     let names = [emr_rds_group, "default"];
     let (subnets, groups) = tokio::try_join!(subnets(&c.ec2, &vpc_id), groups_by_name(&c.ec2, &vpc_id, &names))?;
     Ok(Network {

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use common::Deployment;
 use common::error::bad_input;
+use network::VpcChoice;
 
 use crate::Args;
 use crate::rule::{Cidr, GroupRef, SHARED_DESCRIPTION, SecurityGroupRule, Source, WORLD_V4, client_description};
@@ -67,14 +68,6 @@ pub struct GroupSpec {
     pub name: String,
 }
 
-/// Which VPC the run is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VpcChoice {
-    /// The region's default VPC.
-    Default,
-    Named(String),
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
     pub vpc: VpcChoice,
@@ -91,20 +84,6 @@ impl Desired {
     /// SSH to the director is open to the whole internet.
     pub fn admin_open_to_world(&self) -> bool {
         self.admin_cidrs.iter().any(Cidr::is_world)
-    }
-}
-
-/// `vpc-` and 8 or 17 lowercase hexadecimal digits.
-pub fn validate_vpc_id(id: &str) -> anyhow::Result<()> {
-    let ok = id.strip_prefix("vpc-").is_some_and(|hex| {
-        (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(bad_input(format!(
-            "invalid --vpc-id {id:?}: expected vpc- followed by 8 or 17 hexadecimal digits, e.g. vpc-0a1b2c3d4e5f60718"
-        )))
     }
 }
 
@@ -127,13 +106,7 @@ pub fn validate_group_name(name: &str) -> anyhow::Result<()> {
 }
 
 pub fn desired(args: &Args, d: &Deployment) -> anyhow::Result<Desired> {
-    let vpc = match &args.vpc_id {
-        Some(id) => {
-            validate_vpc_id(id)?;
-            VpcChoice::Named(id.clone())
-        }
-        None => VpcChoice::Default,
-    };
+    let vpc = VpcChoice::from_flag(args.vpc_id.as_deref())?;
     let mut groups = Vec::new();
     for role in GroupRole::ALL {
         let overridden = match role {

@@ -4,47 +4,15 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag, TagSpecification, UserIdGroupPair,
-};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
 use common::deployment::TAG_CLIENT;
-use common::error::bad_input;
 use common::{AwsResultExt, Report, aws_error_code};
 
-use crate::desired::{Desired, GroupRole, VpcChoice};
+use network::{filter, find_vpc, tag, tag_spec};
+
+use crate::desired::{Desired, GroupRole};
 use crate::plan::{Observed, ObservedGroup, ObservedRule, Op, Plan};
 use crate::rule::{Cidr, GroupRef, Protocol, SecurityGroupRule, Source};
-
-fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
-    values.into_iter().fold(Filter::builder().name(name), |b, v| b.values(v)).build()
-}
-
-fn tag(k: &str, v: &str) -> Tag {
-    Tag::builder().key(k).value(v).build()
-}
-
-/// The VPC's id: the named one (which must exist), else the default one.
-pub async fn find_vpc(ec2: &Client, choice: &VpcChoice, region: &str) -> anyhow::Result<String> {
-    let req = match choice {
-        VpcChoice::Named(id) => ec2.describe_vpcs().vpc_ids(id),
-        VpcChoice::Default => ec2.describe_vpcs().filters(filter("isDefault", ["true"])),
-    };
-    let out = match req.send().await {
-        Ok(out) => out,
-        Err(e) if aws_error_code(&e).is_some_and(|c| c.starts_with("InvalidVpcID")) => {
-            let VpcChoice::Named(id) = choice else { return Err(e).aws_context("finding the default VPC") };
-            return Err(bad_input(format!("--vpc-id {id}: no such VPC in {region}")));
-        }
-        Err(e) => return Err(e).aws_context("finding the VPC"),
-    };
-    match (out.vpcs().first().and_then(|v| v.vpc_id()), choice) {
-        (Some(id), _) => Ok(id.to_owned()),
-        (None, VpcChoice::Named(id)) => Err(bad_input(format!("--vpc-id {id}: no such VPC in {region}"))),
-        (None, VpcChoice::Default) => {
-            Err(bad_input(format!("{region} has no default VPC: name the VPC with --vpc-id")))
-        }
-    }
-}
 
 /// One rule per source: AWS groups the sources of a port range together.
 fn flatten(perms: &[IpPermission]) -> Vec<ObservedRule> {
@@ -169,12 +137,7 @@ async fn apply_op(ec2: &Client, vpc_id: &str, op: &Op, ids: &Ids) -> anyhow::Res
         Op::CreateGroup { name, description, tags, .. } => {
             // Tagged in the same call, so an interrupted run leaves a
             // group the next run (and destroy) recognises as its own.
-            let spec = tags
-                .iter()
-                .fold(TagSpecification::builder().resource_type(ResourceType::SecurityGroup), |b, (k, v)| {
-                    b.tags(tag(k, v))
-                })
-                .build();
+            let spec = tag_spec(ResourceType::SecurityGroup, tags);
             let what = format!("creating security group {name} in {vpc_id}");
             let call = ec2
                 .create_security_group()

@@ -98,13 +98,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
 
     let observed = ec2::observe(&ec2, &desired, &aws.region, args.destroy).await?;
     let plan = plan::plan(&d, &desired, &observed, args.destroy)?;
-    for f in &plan.findings {
-        run.report.findings.push(f.clone());
-        match f.severity {
-            common::Severity::Info => tracing::info!("{}", f.message),
-            _ => tracing::warn!("{}", f.message),
-        }
-    }
+    run.report.record(&plan.findings);
     run.report.output("vpc_id", observed.vpc_id.clone());
     let ids = if run.dry_run() {
         for step in &plan.steps {

@@ -1,16 +1,8 @@
 //! The network we want to check, from the flags. Pure: no I/O.
 
-use common::error::bad_input;
+use network::{VpcChoice, validate_id};
 
 use crate::Args;
-
-/// Which VPC the run is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VpcChoice {
-    /// The region's default VPC (DescribeVpcs with `isDefault=true`).
-    Default,
-    Named(String),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
@@ -19,30 +11,8 @@ pub struct Desired {
     pub subnet_ids: Vec<String>,
 }
 
-/// An EC2 id: its prefix and 8 or 17 lowercase hexadecimal digits
-/// (`vpc-0a1b2c3d`, `subnet-0123456789abcdef0`).
-pub fn validate_id(flag: &str, prefix: &str, id: &str) -> anyhow::Result<()> {
-    let ok = id.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('-')).is_some_and(|hex| {
-        (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(bad_input(format!(
-            "invalid {flag} {id:?}: expected {prefix}- followed by 8 or 17 hexadecimal digits, \
-             e.g. {prefix}-0123456789abcdef0"
-        )))
-    }
-}
-
 pub fn desired(args: &Args) -> anyhow::Result<Desired> {
-    let vpc = match &args.vpc_id {
-        Some(id) => {
-            validate_id("--vpc-id", "vpc", id)?;
-            VpcChoice::Named(id.clone())
-        }
-        None => VpcChoice::Default,
-    };
+    let vpc = VpcChoice::from_flag(args.vpc_id.as_deref())?;
     let mut subnet_ids: Vec<String> = Vec::new();
     for s in &args.subnet_ids {
         validate_id("--subnet-id", "subnet", s)?;

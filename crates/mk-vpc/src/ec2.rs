@@ -1,46 +1,14 @@
 //! Reading and changing the VPC on EC2. Thin: the decisions are in `plan`.
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{
-    AttachmentStatus, AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification, VpcAttributeName,
-};
+use aws_sdk_ec2::types::{AttachmentStatus, AttributeBooleanValue, Filter, ResourceType, VpcAttributeName};
 use common::deployment::{TAG_CLIENT, TAG_MANAGED_BY};
-use common::error::bad_input;
 use common::{AwsResultExt, Deployment, Report, aws_error_code};
 
-use crate::desired::{Desired, VpcChoice};
+use network::{filter, find_vpc, sdk_tags, tag_spec, tags_of};
+
+use crate::desired::Desired;
 use crate::plan::{ANYWHERE, GatewayRef, InternetGateway, Observed, ObservedSubnet, ObservedVpc, Op, Plan, RouteTable};
-
-fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
-    values.into_iter().fold(Filter::builder().name(name), |b, v| b.values(v)).build()
-}
-
-fn tags_of(tags: &[Tag]) -> Vec<(String, String)> {
-    tags.iter().map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned())).collect()
-}
-
-/// The VPC's id: the named one (which must exist), else the default one.
-pub async fn find_vpc(ec2: &Client, choice: &VpcChoice, region: &str) -> anyhow::Result<String> {
-    let req = match choice {
-        VpcChoice::Named(id) => ec2.describe_vpcs().vpc_ids(id),
-        VpcChoice::Default => ec2.describe_vpcs().filters(filter("isDefault", ["true"])),
-    };
-    let out = match req.send().await {
-        Ok(out) => out,
-        Err(e) if aws_error_code(&e).is_some_and(|c| c.starts_with("InvalidVpcID")) => {
-            let VpcChoice::Named(id) = choice else { return Err(e).aws_context("finding the default VPC") };
-            return Err(bad_input(format!("--vpc-id {id}: no such VPC in {region}")));
-        }
-        Err(e) => return Err(e).aws_context("finding the VPC"),
-    };
-    match (out.vpcs().first().and_then(|v| v.vpc_id()), choice) {
-        (Some(id), _) => Ok(id.to_owned()),
-        (None, VpcChoice::Named(id)) => Err(bad_input(format!("--vpc-id {id}: no such VPC in {region}"))),
-        (None, VpcChoice::Default) => {
-            Err(bad_input(format!("{region} has no default VPC: name the VPC with --vpc-id")))
-        }
-    }
-}
 
 async fn attribute(ec2: &Client, vpc: &str, name: VpcAttributeName) -> anyhow::Result<bool> {
     let out = ec2
@@ -182,14 +150,6 @@ pub async fn observe(
     })
 }
 
-fn tag_specification(tags: &[(String, String)]) -> TagSpecification {
-    tags.iter()
-        .fold(TagSpecification::builder().resource_type(ResourceType::InternetGateway), |b, (k, v)| {
-            b.tags(Tag::builder().key(k).value(v).build())
-        })
-        .build()
-}
-
 fn enabled() -> AttributeBooleanValue {
     AttributeBooleanValue::builder().value(true).build()
 }
@@ -232,7 +192,7 @@ async fn apply_op(ec2: &Client, vpc: &str, op: &Op, new_gateway: Option<&str>) -
                 || async {
                     let out = ec2
                         .create_internet_gateway()
-                        .tag_specifications(tag_specification(tags))
+                        .tag_specifications(tag_spec(ResourceType::InternetGateway, tags))
                         .customize()
                         .config_override(no_retries.clone())
                         .send()
@@ -248,10 +208,9 @@ async fn apply_op(ec2: &Client, vpc: &str, op: &Op, new_gateway: Option<&str>) -
             return Ok(Some(id));
         }
         Op::TagGateway { id, tags } => {
-            let tags: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
             ec2.create_tags()
                 .resources(id)
-                .set_tags(Some(tags))
+                .set_tags(Some(sdk_tags(tags)))
                 .send()
                 .await
                 .aws_context(format!("tagging internet gateway {id}"))?;

@@ -79,13 +79,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
         desired.subnet_ids.sort();
     }
     let plan = plan::plan(&d, &desired, &observed, args.destroy)?;
-    for f in &plan.findings {
-        run.report.findings.push(f.clone());
-        match f.severity {
-            common::Severity::Info => tracing::info!("{}", f.message),
-            _ => tracing::warn!("{}", f.message),
-        }
-    }
+    run.report.record(&plan.findings);
     run.report.output("vpc_id", plan.vpc_id.clone());
     let gateway = if run.dry_run() {
         for step in &plan.steps {

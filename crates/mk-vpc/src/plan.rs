@@ -305,8 +305,8 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::desired::VpcChoice;
     use common::ClientName;
+    use network::VpcChoice;
 
     const VPC: &str = "vpc-00000001";
 
