@@ -31,21 +31,10 @@ export ANALYTICS_CLIENT=${ANALYTICS_CLIENT:-demo}
 work="$REPO_ROOT/.emulators/demo/$ANALYTICS_CLIENT"
 rm -rf "$work"
 export ANALYTICS_STATE_DIR="$work/state" ANALYTICS_SECRETS_DIR="$work/secrets"
-export ANALYTICS_REPORTS=1
-# moto ships only old Canonical images (14.04, 16.04); on AWS leave the default (24.04).
-export ANALYTICS_UBUNTU_RELEASE=16.04
 # The local MariaDB stands in for the RDS endpoint and for edxapp's database.
-export ANALYTICS_DB_HOST=$ANALYTICS_TEST_MYSQL_HOST ANALYTICS_DB_PORT=$ANALYTICS_TEST_MYSQL_PORT
-export ANALYTICS_DB_ADMIN_USER=$ANALYTICS_TEST_MYSQL_ADMIN_USER
-MYSQL_PWD=$(cat "$ANALYTICS_TEST_MYSQL_ADMIN_PASSWORD_FILE")
-export MYSQL_PWD
-export EDXAPP_DB_HOST=$ANALYTICS_TEST_MYSQL_HOST EDXAPP_DB_PORT=$ANALYTICS_TEST_MYSQL_PORT
-export EDXAPP_DB_ADMIN_USER=$ANALYTICS_TEST_MYSQL_ADMIN_USER
-export EDXAPP_DB_ADMIN_PASSWORD_FILE=$ANALYTICS_TEST_MYSQL_ADMIN_PASSWORD_FILE
-# edxapp's migration credentials, as an operator would have them in a file.
-mkdir -p "$work/edxapp" && chmod 700 "$work/edxapp"
-(umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(18), end="")' >"$work/edxapp/migrate-password")
-export EDXAPP_MIGRATION_USER=edxapp001 EDXAPP_MIGRATION_PASSWORD_FILE="$work/edxapp/migrate-password"
+# shellcheck source=scripts/emulators.sh
+source "$REPO_ROOT/scripts/emulators.sh"
+emu_runbook_env "$work"
 
 bash "$REPO_ROOT/scripts/deploy.sh"
 if [[ $rerun == 1 ]]; then

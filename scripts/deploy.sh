@@ -29,13 +29,15 @@ state=${ANALYTICS_STATE_DIR:-./state/$client}
 export ANALYTICS_SECRETS_DIR=${ANALYTICS_SECRETS_DIR:-./secrets/$client}
 mkdir -p "$state"
 : > "$state/calls.log"
+finished=$state/.finished-steps
+: > "$finished"
 started=$EPOCHREALTIME
 
 say() { echo "deploy.sh: $*" >&2; }
 
 # run NAME TOOL ARGS...: runs TOOL, keeps its document as $state/NAME.json and
-# appends its call counts to calls.log. A failing tool stops the runbook (its
-# own error line is already on stderr; its document is kept as NAME.failed.json).
+# notes NAME as finished. A failing tool stops the runbook (its own error line
+# is already on stderr; its document is kept as NAME.failed.json).
 run_as() {
     local name=$1 tool=$2
     shift 2
@@ -47,9 +49,23 @@ run_as() {
     fi
     mv -f "$out.tmp" "$out"
     rm -f "$state/$name.failed.json"
-    jq -c --arg n "$name" '{step: $n, total: .api_calls.total, mutating: .api_calls.mutating,
-        changed: ([.changes[] | select(.action != "unchanged")] | length)}' "$out" >>"$state/calls.log"
+    echo "$name" >>"$finished"
 }
+
+# calls.log: the call counts of each finished step, in the order they
+# finished. Written when deploy.sh ends, whether it succeeded or not, with one
+# jq for all steps (jq takes 20 ms of CPU to start).
+write_calls_log() {
+    local docs=() name
+    while IFS= read -r name; do docs+=("$state/$name.json"); done <"$finished"
+    if ((${#docs[@]})); then
+        jq -c --arg dir "$state/" '{step: (input_filename | ltrimstr($dir) | rtrimstr(".json")),
+            total: .api_calls.total, mutating: .api_calls.mutating,
+            changed: ([.changes[] | select(.action != "unchanged")] | length)}' "${docs[@]}" >"$state/calls.log"
+    fi
+    rm -f "$finished"
+}
+trap write_calls_log EXIT
 run() { run_as "$1" "$@"; }
 
 # Runs the given step functions at once and fails if any failed.
@@ -67,41 +83,33 @@ together() {
 
 out() { jq -r "$2" "$state/$1.json"; }
 
-say "1/7 network (mk-vpc)"
+# Each step runs as soon as what it needs exists: the steps of one `together`
+# run at once, and a step may chain tools (mk-sg needs mk-vpc's VPC).
 vpc_args=()
 [[ -n ${ANALYTICS_VPC_ID:-} ]] && vpc_args+=(--vpc-id "$ANALYTICS_VPC_ID")
 [[ -n ${ANALYTICS_SUBNET_ID:-} ]] && vpc_args+=(--subnet-id "$ANALYTICS_SUBNET_ID")
-run mk-vpc "${vpc_args[@]}"
-vpc_id=$(out mk-vpc .outputs.vpc_id)
-
-say "2/7 identities and buckets (mk-iam, mk-buckets)"
+sg_args=()
+[[ -n ${ANALYTICS_ADMIN_CIDR:-} ]] && sg_args+=(--admin-cidr "$ANALYTICS_ADMIN_CIDR")
+network() {
+    run mk-vpc "${vpc_args[@]}"
+    run mk-sg --vpc-id "$(out mk-vpc .outputs.vpc_id)" "${sg_args[@]}"
+}
 reports=()
 [[ ${ANALYTICS_REPORTS:-} == 1 ]] && reports=(--reports)
 grades=()
 [[ -n ${EDXAPP_GRADES_BUCKET:-} ]] && grades=(--grades-bucket "$EDXAPP_GRADES_BUCKET" --edxapp-user-arn "${EDXAPP_USER_ARN:?EDXAPP_USER_ARN is needed with EDXAPP_GRADES_BUCKET}")
 iam() { run mk-iam "${reports[@]}"; }
 buckets() { run mk-buckets "${reports[@]}" "${grades[@]}"; }
-together iam buckets
-
-say "3/7 security groups (mk-sg)"
-sg_args=(--vpc-id "$vpc_id")
-[[ -n ${ANALYTICS_ADMIN_CIDR:-} ]] && sg_args+=(--admin-cidr "$ANALYTICS_ADMIN_CIDR")
-run mk-sg "${sg_args[@]}"
-
-say "4/7 search domain, database and hosts, started together (mk-es, mk-rds, mk-ec2 --no-wait)"
-ec2_args=(--vpc-id "$vpc_id")
-[[ -n ${ANALYTICS_UBUNTU_RELEASE:-} ]] && ec2_args+=(--ubuntu-release "$ANALYTICS_UBUNTU_RELEASE")
-es() { run mk-es "$@"; }
-rds() { run mk-rds --vpc-id "$vpc_id" "$@"; }
-ec2() { run mk-ec2 "${ec2_args[@]}" "$@"; }
-es_start() { es --no-wait; }
-rds_start() { rds --no-wait; }
-ec2_start() { ec2 --no-wait; }
-together es_start rds_start ec2_start
-say "5/7 waiting for them (the same tools again, without --no-wait)"
-together es rds ec2
-
-say "6/7 databases and users (mk-rds-users)"
+# edxapp's database exists already: its read-only user needs nothing of ours.
+if [[ -n ${EDXAPP_DB_HOST:-} ]]; then
+    : "${EDXAPP_DB_ADMIN_PASSWORD_FILE:?EDXAPP_DB_ADMIN_PASSWORD_FILE is needed with EDXAPP_DB_HOST}"
+fi
+edxapp_users() {
+    [[ -n ${EDXAPP_DB_HOST:-} ]] || return 0
+    run_as mk-rds-users.edxapp-readonly mk-rds-users --edxapp-readonly --host "$EDXAPP_DB_HOST" \
+        --port "${EDXAPP_DB_PORT:-3306}" --admin-user "${EDXAPP_DB_ADMIN_USER:-admin}" \
+        --admin-password-file "$EDXAPP_DB_ADMIN_PASSWORD_FILE"
+}
 if [[ -n ${ANALYTICS_DB_HOST:-} ]]; then
     : "${MYSQL_PWD:?MYSQL_PWD (the admin password) is needed with ANALYTICS_DB_HOST}"
     db_args=(--host "$ANALYTICS_DB_HOST" --port "${ANALYTICS_DB_PORT:-3306}" --admin-user "${ANALYTICS_DB_ADMIN_USER:-admin}")
@@ -111,21 +119,58 @@ fi
 if [[ -n ${EDXAPP_MIGRATION_USER:-} ]]; then
     db_args+=(--migration-user "$EDXAPP_MIGRATION_USER" --migration-password-file "${EDXAPP_MIGRATION_PASSWORD_FILE:?EDXAPP_MIGRATION_PASSWORD_FILE is needed with EDXAPP_MIGRATION_USER}")
 fi
-run_as mk-rds-users mk-rds-users --analytics "${db_args[@]}"
-if [[ -n ${EDXAPP_DB_HOST:-} ]]; then
-    run_as mk-rds-users.edxapp-readonly mk-rds-users --edxapp-readonly --host "$EDXAPP_DB_HOST" \
-        --port "${EDXAPP_DB_PORT:-3306}" --admin-user "${EDXAPP_DB_ADMIN_USER:-admin}" \
-        --admin-password-file "${EDXAPP_DB_ADMIN_PASSWORD_FILE:?EDXAPP_DB_ADMIN_PASSWORD_FILE is needed with EDXAPP_DB_HOST}"
-fi
+say "1/4 network then security groups (mk-vpc, mk-sg), identities (mk-iam), buckets (mk-buckets), edxapp's read-only user (mk-rds-users)"
+together network iam buckets edxapp_users
+vpc_id=$(out mk-vpc .outputs.vpc_id)
 
-say "7/7 secure configuration (mk-config --upload)"
+ec2_args=(--vpc-id "$vpc_id")
+[[ -n ${ANALYTICS_UBUNTU_RELEASE:-} ]] && ec2_args+=(--ubuntu-release "$ANALYTICS_UBUNTU_RELEASE")
+# The slow creations (search domain, database, hosts: minutes on AWS) are
+# started together with --no-wait; then each tool whose document lists
+# something `pending` runs again to wait for it (on a re-run nothing is, and
+# the --no-wait document is the tool's document), and the database's users
+# are made as soon as the database is up. The documents of the starting runs
+# are kept in start/ (out of state/*.json).
+mkdir -p "$state/start"
+es_start() { run_as start/mk-es mk-es --no-wait; }
+rds_start() { run_as start/mk-rds mk-rds --vpc-id "$vpc_id" --no-wait; }
+ec2_start() { run_as start/mk-ec2 mk-ec2 "${ec2_args[@]}" --no-wait; }
+say "2/4 starting the search domain (mk-es), the database (mk-rds) and the hosts (mk-ec2) with --no-wait"
+together es_start rds_start ec2_start
+
+# wait_for NAME ARGS...: runs NAME (a tool) again with ARGS if its --no-wait
+# run left something pending.
+wait_for() {
+    local name=$1
+    if jq -e '.pending // [] | length == 0' "$state/start/$name.json" >/dev/null; then
+        cp "$state/start/$name.json" "$state/$name.json"
+    else
+        say "waiting for $(jq -r '[.pending[] | "\(.kind) \(.name) (\(.state))"] | join(", ")' "$state/start/$name.json")"
+        run "$@"
+    fi
+}
+es() { wait_for mk-es; }
+database() {
+    wait_for mk-rds --vpc-id "$vpc_id"
+    run_as mk-rds-users mk-rds-users --analytics "${db_args[@]}"
+}
+ec2() { wait_for mk-ec2 "${ec2_args[@]}"; }
+say "3/4 waiting for what is pending (mk-es, mk-rds, mk-ec2 again), then the database's databases and users (mk-rds-users)"
+together es database ec2
+
+say "4/4 secure configuration (mk-config --upload)"
 docs=()
 for t in mk-vpc mk-iam mk-buckets mk-sg mk-es mk-rds mk-ec2; do docs+=("$state/$t.json"); done
 run mk-config --upload "${docs[@]}"
 
-jq -s --arg t0 "$started" --arg t1 "$EPOCHREALTIME" --arg client "$client" '{
+trap - EXIT
+write_calls_log
+# The summary, then (last line) the message.
+summary=$(jq -rs --arg t0 "$started" --arg t1 "$EPOCHREALTIME" --arg client "$client" '{
     client: $client, seconds: (($t1 | tonumber) - ($t0 | tonumber) | . * 100 | round / 100),
     api_calls: {total: (map(.total) | add), mutating: (map(.mutating) | add)},
-    changed: (map(.changed) | add), steps: .}' "$state/calls.log" >"$state/deploy-summary.json"
-jq -r '"deploy.sh: done for \(.client) in \(.seconds)s: \(.changed) changes, \(.api_calls.total) API calls (\(.api_calls.mutating) mutating)"' \
-    "$state/deploy-summary.json" >&2
+    changed: (map(.changed) | add), steps: .} |
+    ., "deploy.sh: done for \(.client) in \(.seconds)s: \(.changed) changes, \(.api_calls.total) API calls (\(.api_calls.mutating) mutating)"' \
+    "$state/calls.log")
+printf '%s\n' "${summary%$'\n'*}" >"$state/deploy-summary.json"
+printf '%s\n' "${summary##*$'\n'}" >&2

@@ -56,6 +56,7 @@ together buckets iam
 say "3/3 network"
 run mk-vpc
 rm -f "$state"/*.json
+rm -rf "$state/start"
 jq -s '{deleted: (map([.changes[] | select(.action == "deleted")] | length) | add),
         api_calls: {total: (map(.api_calls.total) | add), mutating: (map(.api_calls.mutating) | add)}}' \
     "$state"/destroy/*.json | jq -r '"destroy.sh: done for '"$client"': \(.deleted) resources deleted, \(.api_calls.total) API calls"' >&2

@@ -492,6 +492,27 @@ emu_stop() {
     fi
 }
 
+# emu_runbook_env DIR: exports deploy.sh's settings for this emulator set (the
+# set's environment must be exported already): the local MariaDB stands in
+# for the RDS endpoint and for edxapp's database, edxapp's migration password
+# is generated into DIR/edxapp (0600), the reports bucket is on, and the
+# hosts use an image moto has (it ships only old Canonical ones; on AWS leave
+# the default, 24.04).
+emu_runbook_env() {
+    local dir=$1
+    export ANALYTICS_REPORTS=1 ANALYTICS_UBUNTU_RELEASE=16.04
+    export ANALYTICS_DB_HOST=$ANALYTICS_TEST_MYSQL_HOST ANALYTICS_DB_PORT=$ANALYTICS_TEST_MYSQL_PORT
+    export ANALYTICS_DB_ADMIN_USER=$ANALYTICS_TEST_MYSQL_ADMIN_USER
+    MYSQL_PWD=$(cat "$ANALYTICS_TEST_MYSQL_ADMIN_PASSWORD_FILE")
+    export MYSQL_PWD
+    export EDXAPP_DB_HOST=$ANALYTICS_TEST_MYSQL_HOST EDXAPP_DB_PORT=$ANALYTICS_TEST_MYSQL_PORT
+    export EDXAPP_DB_ADMIN_USER=$ANALYTICS_TEST_MYSQL_ADMIN_USER
+    export EDXAPP_DB_ADMIN_PASSWORD_FILE=$ANALYTICS_TEST_MYSQL_ADMIN_PASSWORD_FILE
+    mkdir -p "$dir/edxapp" && chmod 700 "$dir/edxapp"
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$dir/edxapp/migrate-password")
+    export EDXAPP_MIGRATION_USER=edxapp001 EDXAPP_MIGRATION_PASSWORD_FILE=$dir/edxapp/migrate-password
+}
+
 # Wipe all moto state (between tests).
 emu_reset() {
     local url=${ANALYTICS_MOTO_URL:-} run

@@ -52,6 +52,21 @@ async fn deploy_rerun_destroy() {
     assert_eq!(status, 0, "deploy.sh failed:\n{stderr}");
     let summary = rb.doc("deploy-summary");
     assert!(summary["api_calls"]["mutating"].as_u64().unwrap() > 40, "{summary}");
+    // The slow creations were started with --no-wait, each naming what it
+    // did not wait for, and each of those tools ran again to wait.
+    let steps =
+        |s: &Value| -> Vec<String> { s["steps"].as_array().unwrap().iter().map(|x| x["step"].to_string()).collect() };
+    for (tool, kind) in [("mk-es", "opensearch-domain"), ("mk-rds", "rds-instance"), ("mk-ec2", "ec2-instance")] {
+        let start = rb.doc(&format!("start/{tool}"));
+        assert!(
+            start["pending"].as_array().is_some_and(|p| p.iter().any(|p| p["kind"] == kind)),
+            "{tool} --no-wait names what it did not wait for: {start}"
+        );
+        for step in [format!("\"start/{tool}\""), format!("\"{tool}\"")] {
+            assert!(steps(&summary).contains(&step), "{step} did not run: {summary}");
+        }
+        assert_eq!(rb.doc(tool)["pending"], Value::Null, "{tool} waited for everything");
+    }
 
     // Every tool ran and saved its document.
     for tool in ["mk-vpc", "mk-iam", "mk-buckets", "mk-sg", "mk-es", "mk-rds", "mk-ec2", "mk-rds-users", "mk-config"] {
@@ -158,6 +173,11 @@ async fn deploy_rerun_destroy() {
     let again = rb.doc("deploy-summary");
     assert_eq!(again["api_calls"]["mutating"], 0, "{again}");
     assert_eq!(again["changed"], 0, "{again}");
+    // Nothing was pending: no tool ran a second time to wait.
+    for tool in ["mk-es", "mk-rds", "mk-ec2"] {
+        assert!(steps(&again).contains(&format!("\"start/{tool}\"")), "{again}");
+        assert!(!steps(&again).contains(&format!("\"{tool}\"")), "{tool} ran again to wait for nothing: {again}");
+    }
 
     // destroy.sh leaves nothing of the deployment.
     let (status, _, stderr) = rb.run("destroy.sh");
