@@ -123,7 +123,10 @@ say "1/4 network then security groups (mk-vpc, mk-sg), identities (mk-iam), buck
 together network iam buckets edxapp_users
 vpc_id=$(out mk-vpc .outputs.vpc_id)
 
-ec2_args=(--vpc-id "$vpc_id")
+# mk-iam's names reach the tools after it through its document (so they
+# follow any name flag mk-iam is given).
+ec2_args=(--vpc-id "$vpc_id" --instance-profile "$(out mk-iam .outputs.instance_profiles.edxanalytics)")
+es_args=(--grant-arn "$(out mk-iam .outputs.users.elasticsearch.arn)")
 [[ -n ${ANALYTICS_UBUNTU_RELEASE:-} ]] && ec2_args+=(--ubuntu-release "$ANALYTICS_UBUNTU_RELEASE")
 # The slow creations (search domain, database, hosts: minutes on AWS) are
 # started together with --no-wait; then each tool whose document lists
@@ -132,7 +135,7 @@ ec2_args=(--vpc-id "$vpc_id")
 # are made as soon as the database is up. The documents of the starting runs
 # are kept in start/ (out of state/*.json).
 mkdir -p "$state/start"
-es_start() { run_as start/mk-es mk-es --no-wait; }
+es_start() { run_as start/mk-es mk-es "${es_args[@]}" --no-wait; }
 rds_start() { run_as start/mk-rds mk-rds --vpc-id "$vpc_id" --no-wait; }
 ec2_start() { run_as start/mk-ec2 mk-ec2 "${ec2_args[@]}" --no-wait; }
 say "2/4 starting the search domain (mk-es), the database (mk-rds) and the hosts (mk-ec2) with --no-wait"
@@ -149,7 +152,7 @@ wait_for() {
         run "$@"
     fi
 }
-es() { wait_for mk-es; }
+es() { wait_for mk-es "${es_args[@]}"; }
 database() {
     wait_for mk-rds --vpc-id "$vpc_id"
     run_as mk-rds-users mk-rds-users --analytics "${db_args[@]}"

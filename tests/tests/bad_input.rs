@@ -230,6 +230,16 @@ async fn bad_input_table() {
         // ARNs.
         case("mk-iam", &["--client", &c, "--es-domain-arn", "arn:aws:es:us-east-1:123"], 2, "--es-domain-arn"),
         case("mk-es", &["--client", &c, "--grant-arn", "arn:aws:iam::*:user/*"], 2, "--grant-arn"),
+        // IAM names: IAM's length limits and characters, one purpose each.
+        case("mk-iam", &["--client", &c, "--provision-policy", &"p".repeat(129)], 2, "invalid --provision-policy"),
+        case("mk-iam", &["--client", &c, "--instance-role", &"r".repeat(65)], 2, "invalid --instance-role"),
+        case("mk-iam", &["--client", &c, "--emr-role", "EMR Default Role"], 2, "invalid --emr-role"),
+        case("mk-iam", &["--client", &c, "--emr-ec2-role", ""], 2, "invalid --emr-ec2-role"),
+        case("mk-iam", &["--client", &c, "--es-policy", "es:*"], 2, "invalid --es-policy"),
+        case("mk-iam", &["--client", &c, "--es-user", &"u".repeat(65)], 2, "invalid --es-user"),
+        case("mk-iam", &["--client", &c, "--reports", "--reports-user", "reports/api"], 2, "invalid --reports-user"),
+        case("mk-iam", &["--client", &c, "--reports", "--reports-policy", "a#b"], 2, "invalid --reports-policy"),
+        case("mk-iam", &["--client", &c, "--instance-role", "emr_ec2_defaultrole"], 2, "--emr-ec2-role"),
         // CIDRs.
         case("mk-sg", &["--client", &c, "--admin-cidr", "198.51.100.0/40"], 2, "--admin-cidr"),
         case("mk-sg", &["--client", &c, "--admin-cidr", "198.51.100.7/24"], 2, "did you mean 198.51.100.0/24"),

@@ -156,6 +156,14 @@ fn gather(emr: EmrSettings, d: &Deployment, docs: &Documents, secrets: &SecretsD
         emr_log_uri,
         subnet_id,
         keypair_name,
+        emr_ec2_profile: docs
+            .optional_output("mk-iam", "/instance_profiles/emr_ec2_default")
+            .unwrap_or_else(|| "EMR_EC2_DefaultRole".to_owned()),
+        // mk-iam gives the role's ARN; EMR takes the name.
+        emr_service_role: docs
+            .optional_output("mk-iam", "/roles/emr_default")
+            .and_then(|arn| arn.rsplit('/').next().map(str::to_owned))
+            .unwrap_or_else(|| "EMR_DefaultRole".to_owned()),
         emr_master_sg: docs.optional_output("mk-sg", "/security_groups/emr_master"),
         emr_slave_sg: docs.optional_output("mk-sg", "/security_groups/emr_slave"),
         emr,

@@ -101,6 +101,7 @@ async fn writes_every_file_0600_and_reruns_unchanged() {
     assert_eq!(emr["vpc_subnet_id"], "subnet-abc");
     assert_eq!(emr["keypair_name"], format!("{}-analytics", l.client));
     assert_eq!(emr["emr_managed_slave_security_group"], "sg-s");
+    assert_eq!((&emr["role"], &emr["service_role"]), (&json!("EMR_EC2_DefaultRole"), &json!("EMR_DefaultRole")));
     let cfg = read(&l, "analytics-override.cfg");
     assert!(cfg.contains(&format!("credentials=s3://{}-edxanalytics/edxanalytics_creds", l.client)), "{cfg}");
     assert!(read(&l, "jenkins_env").contains("EXTRA_VARS="));
@@ -159,4 +160,22 @@ async fn missing_inputs_are_named() {
     let mut cmd = a.command(BIN);
     cmd.args(["--client", &l.client, "--emr-instance-type", "huge"]).arg(l.state.join("mk-vpc.json"));
     run(&mut cmd).bad_input("--emr-instance-type");
+}
+
+/// EMR roles renamed with mk-iam's --emr-ec2-role / --emr-role reach
+/// emr-vars.yml through mk-iam's document: the nodes' instance profile by
+/// name, the service role by the name in its ARN.
+#[tokio::test]
+async fn emr_roles_come_from_mk_iams_document() {
+    let a = Account::fresh().await;
+    let l = layout(false);
+    let iam_file = l.state.join("mk-iam.json");
+    let mut iam: Value = serde_json::from_str(&std::fs::read_to_string(&iam_file).unwrap()).unwrap();
+    iam["outputs"]["instance_profiles"] = json!({"emr_ec2_default": "acme-emr-nodes"});
+    iam["outputs"]["roles"] = json!({"emr_default": "arn:aws:iam::123456789012:role/acme-emr-service"});
+    write(&iam_file, &iam.to_string());
+    mk_config(&a, &l, &[]).ok();
+    let emr: Value = serde_saphyr::from_str(&read(&l, "emr-vars.yml")).unwrap();
+    assert_eq!(emr["role"], "acme-emr-nodes");
+    assert_eq!(emr["service_role"], "acme-emr-service");
 }

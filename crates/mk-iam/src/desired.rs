@@ -12,11 +12,11 @@ use serde_json::Value;
 use crate::Args;
 use crate::policy::{self, TrustedService};
 
-/// Account-wide roles that every deployment shares: created if missing,
-/// never tagged for a client, never destroyed.
+/// The default names of the account-wide roles that every deployment
+/// shares: created if missing, never tagged for a client, never destroyed.
 pub const EMR_DEFAULT_ROLE: &str = "EMR_DefaultRole";
 pub const EMR_EC2_DEFAULT_ROLE: &str = "EMR_EC2_DefaultRole";
-/// The reports user's inline policy.
+/// The default name of the reports user's inline policy.
 pub const REPORTS_POLICY: &str = "s3-read-analytics-reports";
 
 const EMR_SERVICE_POLICY: &str = "service-role/AmazonElasticMapReduceRole";
@@ -78,10 +78,67 @@ pub struct Names {
     pub elasticsearch_policy: String,
     /// The client's role and its instance profile (same name).
     pub role: String,
+    /// The shared EMR service role.
+    pub emr_role: String,
+    /// The shared role (and instance profile, same name) of EMR's nodes.
+    pub emr_ec2_role: String,
     pub users: Vec<(UserKind, String)>,
+    /// The reports user's inline policy.
+    pub reports_policy: String,
     /// Only with `--reports`.
     pub reports_bucket: Option<String>,
     pub es_domain_arn: Option<String>,
+}
+
+/// What an IAM name names: its longest length differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamKind {
+    /// A role; with an instance profile of the same name, the role's 64
+    /// characters bound both.
+    Role,
+    User,
+    /// A managed or inline policy.
+    Policy,
+}
+
+impl IamKind {
+    fn max_len(self) -> usize {
+        match self {
+            IamKind::Role | IamKind::User => 64,
+            IamKind::Policy => 128,
+        }
+    }
+}
+
+/// IAM's naming rules for role, instance profile, user and policy names:
+/// 1 to 64 (roles, users) or 128 (policies) characters of letters, digits
+/// and `_+=,.@-`. `flag` is the flag that sets the name.
+pub fn validate_iam_name(flag: &str, name: &str, kind: IamKind) -> anyhow::Result<()> {
+    let max = kind.max_len();
+    let problem = if name.is_empty() || name.len() > max {
+        Some(format!("must be 1 to {max} characters"))
+    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)) {
+        Some("may hold only letters, digits and _+=,.@-".to_owned())
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(bad_input(format!("invalid --{flag} {name:?}: it {p}"))),
+        None => Ok(()),
+    }
+}
+
+/// IAM names are unique regardless of case: two flags naming the same
+/// resource would make one resource serve two purposes.
+fn distinct(named: &[(&str, &str)]) -> anyhow::Result<()> {
+    for (i, (flag_a, a)) in named.iter().enumerate() {
+        if let Some((flag_b, _)) = named[i + 1..].iter().find(|(_, b)| a.eq_ignore_ascii_case(b)) {
+            return Err(bad_input(format!(
+                "--{flag_a} and --{flag_b} both name {a:?} (IAM names ignore case): give each its own name"
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Names {
@@ -99,16 +156,36 @@ impl Names {
         if let Some(arn) = &args.es_domain_arn {
             validate_domain_arn(arn)?;
         }
-        let kinds: &[UserKind] = if args.reports || args.destroy {
-            &[UserKind::Elasticsearch, UserKind::Reports]
-        } else {
-            &[UserKind::Elasticsearch]
+        // Each name: the flag's value or the default, checked either way.
+        let name = |flag: &str, given: &Option<String>, default: String, kind| {
+            let name = given.clone().unwrap_or(default);
+            validate_iam_name(flag, &name, kind).map(|()| name)
         };
+        let n = &args.names;
+        let provision_policy =
+            name("provision-policy", &n.provision_policy, d.name("provision-emr-clusters"), IamKind::Policy)?;
+        let elasticsearch_policy = name("es-policy", &n.es_policy, d.name("elasticsearch-all"), IamKind::Policy)?;
+        let role = name("instance-role", &n.instance_role, d.name("edxanalytics"), IamKind::Role)?;
+        let emr_role = name("emr-role", &n.emr_role, EMR_DEFAULT_ROLE.to_owned(), IamKind::Role)?;
+        let emr_ec2_role = name("emr-ec2-role", &n.emr_ec2_role, EMR_EC2_DEFAULT_ROLE.to_owned(), IamKind::Role)?;
+        let es_user = name("es-user", &n.es_user, d.name(UserKind::Elasticsearch.suffix()), IamKind::User)?;
+        let reports_user = name("reports-user", &n.reports_user, d.name(UserKind::Reports.suffix()), IamKind::User)?;
+        let reports_policy = name("reports-policy", &n.reports_policy, REPORTS_POLICY.to_owned(), IamKind::Policy)?;
+        distinct(&[("provision-policy", &provision_policy), ("es-policy", &elasticsearch_policy)])?;
+        distinct(&[("instance-role", &role), ("emr-role", &emr_role), ("emr-ec2-role", &emr_ec2_role)])?;
+        distinct(&[("es-user", &es_user), ("reports-user", &reports_user)])?;
+        let mut users = vec![(UserKind::Elasticsearch, es_user)];
+        if args.reports || args.destroy {
+            users.push((UserKind::Reports, reports_user));
+        }
         Ok(Names {
-            provision_policy: d.name("provision-emr-clusters"),
-            elasticsearch_policy: d.name("elasticsearch-all"),
-            role: d.name("edxanalytics"),
-            users: kinds.iter().map(|k| (*k, d.name(k.suffix()))).collect(),
+            provision_policy,
+            elasticsearch_policy,
+            role,
+            emr_role,
+            emr_ec2_role,
+            users,
+            reports_policy,
             reports_bucket,
             es_domain_arn: args.es_domain_arn.clone(),
         })
@@ -117,7 +194,7 @@ impl Names {
     /// The roles, in the order of [`Desired::roles`]; each instance
     /// profile is named as its role (the first and the last).
     pub fn roles(&self) -> [&str; 3] {
-        [&self.role, EMR_DEFAULT_ROLE, EMR_EC2_DEFAULT_ROLE]
+        [&self.role, &self.emr_role, &self.emr_ec2_role]
     }
 
     /// The instance profiles, in the order of [`Desired::profiles`].
@@ -257,7 +334,7 @@ impl Desired {
                 arn: account.iam_arn("user", name),
                 inline: match (kind, &names.reports_bucket) {
                     (UserKind::Reports, Some(bucket)) => Some(InlinePolicy {
-                        name: REPORTS_POLICY.to_owned(),
+                        name: names.reports_policy.clone(),
                         document: policy::reports_read(&account.partition, bucket),
                     }),
                     _ => None,
@@ -358,6 +435,116 @@ mod tests {
         let e = names(&["--reports", "--reports-bucket", "a..b"]).unwrap_err();
         assert!(e.to_string().contains("--reports-bucket"), "{e}");
         names(&["--es-domain-arn", "arn:aws:es:eu-west-1:123456789012:domain/acme-analytics-es"]).unwrap();
+    }
+
+    /// Every name flag, set.
+    const OVERRIDES: [&str; 17] = [
+        "--reports",
+        "--provision-policy",
+        "ops-emr",
+        "--instance-role",
+        "insights.host",
+        "--emr-role",
+        "emr-service",
+        "--emr-ec2-role",
+        "emr-nodes",
+        "--es-policy",
+        "search+all",
+        "--es-user",
+        "search@api",
+        "--reports-user",
+        "reports=api",
+        "--reports-policy",
+        "read,reports",
+    ];
+
+    #[test]
+    fn every_name_can_be_overridden() {
+        let n = names(&OVERRIDES).unwrap();
+        assert_eq!(n.provision_policy, "ops-emr");
+        assert_eq!(n.elasticsearch_policy, "search+all");
+        assert_eq!(n.roles(), ["insights.host", "emr-service", "emr-nodes"]);
+        assert_eq!(n.profiles(), ["insights.host", "emr-nodes"]);
+        assert_eq!(user_names(&n), ["search@api", "reports=api"]);
+        assert_eq!(n.reports_policy, "read,reports");
+
+        let d = Desired::new(&n, &account());
+        assert_eq!(d.policies[0].arn, "arn:aws:iam::123456789012:policy/ops-emr");
+        assert_eq!(d.roles[0].arn, "arn:aws:iam::123456789012:role/insights.host");
+        assert_eq!(d.resolve(&d.roles[0].policies[0]).1, "ops-emr");
+        assert_eq!(d.roles[1].name, "emr-service");
+        assert_eq!(d.roles[1].service, TrustedService::Emr);
+        let nodes: Vec<String> = d.roles[2].policies.iter().map(|p| d.resolve(p).1).collect();
+        assert_eq!(nodes, ["AmazonElasticMapReduceforEC2Role", "search+all"]);
+        assert!(d.roles[1].shared && d.roles[2].shared && !d.roles[0].shared, "shared as the defaults are");
+        let profiles: Vec<(&str, &str)> = d.profiles.iter().map(|p| (p.name.as_str(), p.role.as_str())).collect();
+        assert_eq!(profiles, [("insights.host", "insights.host"), ("emr-nodes", "emr-nodes")]);
+        assert_eq!(d.profiles[0].arn, "arn:aws:iam::123456789012:instance-profile/insights.host");
+        assert_eq!(d.users[0].arn, "arn:aws:iam::123456789012:user/search@api");
+        assert_eq!(d.users[1].inline.as_ref().unwrap().name, "read,reports");
+
+        // Destroy uses the same names; without --reports the reports
+        // user's flags are still checked, not used.
+        let n = names(&[&OVERRIDES[1..], &["--destroy"]].concat()).unwrap();
+        assert_eq!(user_names(&n), ["search@api", "reports=api"]);
+        assert_eq!(user_names(&names(&OVERRIDES[1..]).unwrap()), ["search@api"]);
+        names(&["--reports-user", "a b"]).unwrap_err();
+    }
+
+    #[test]
+    fn iam_naming_rules() {
+        for kind in [IamKind::Role, IamKind::User] {
+            validate_iam_name("x", &"a".repeat(64), kind).unwrap();
+            validate_iam_name("x", &"a".repeat(65), kind).unwrap_err();
+        }
+        validate_iam_name("x", &"a".repeat(128), IamKind::Policy).unwrap();
+        validate_iam_name("x", &"a".repeat(129), IamKind::Policy).unwrap_err();
+        validate_iam_name("x", "Aa0_+=,.@-", IamKind::Role).unwrap();
+        for bad in ["", "a b", "a/b", "a:b", "a*", "caf\u{e9}", "a\nb"] {
+            let e = validate_iam_name("x", bad, IamKind::Policy).unwrap_err();
+            assert_eq!(common::error::exit_status(&e), 2, "{bad:?}");
+            assert!(e.to_string().starts_with(&format!("invalid --x {bad:?}: it ")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_bad_name_is_bad_input_naming_its_flag() {
+        let long = |n| "a".repeat(n);
+        let (role, user, policy) = (long(65), long(65), long(129));
+        for (flag, bad) in [
+            ("--provision-policy", policy.as_str()),
+            ("--provision-policy", "a/b"),
+            ("--instance-role", role.as_str()),
+            ("--instance-role", ""),
+            ("--emr-role", "EMR DefaultRole"),
+            ("--emr-ec2-role", role.as_str()),
+            ("--es-policy", "es:*"),
+            ("--es-user", user.as_str()),
+            ("--reports-user", "reports#api"),
+            ("--reports-policy", policy.as_str()),
+        ] {
+            let e = names(&["--reports", flag, bad]).unwrap_err();
+            assert_eq!(common::error::exit_status(&e), 2, "{flag} {bad:?}");
+            assert!(e.to_string().starts_with(&format!("invalid {flag} ")), "{flag}: {e}");
+        }
+        // The longest names IAM takes are fine.
+        names(&["--instance-role", &long(64), "--es-user", &long(64), "--es-policy", &long(128)]).unwrap();
+    }
+
+    #[test]
+    fn two_purposes_one_name_is_bad_input() {
+        for (args, flags) in [
+            (&["--es-user", "acme-analytics-reports"][..], ("--es-user", "--reports-user")),
+            (&["--es-user", "Search", "--reports-user", "search"], ("--es-user", "--reports-user")),
+            (&["--instance-role", "emr_defaultrole"], ("--instance-role", "--emr-role")),
+            (&["--emr-role", "x", "--emr-ec2-role", "X"], ("--emr-role", "--emr-ec2-role")),
+            (&["--es-policy", "acme-provision-emr-clusters"], ("--provision-policy", "--es-policy")),
+        ] {
+            let e = names(args).unwrap_err();
+            assert_eq!(common::error::exit_status(&e), 2, "{args:?}");
+            let msg = e.to_string();
+            assert!(msg.contains(flags.0) && msg.contains(flags.1), "{args:?}: {msg}");
+        }
     }
 
     #[test]

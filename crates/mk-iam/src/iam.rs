@@ -18,7 +18,7 @@ use common::{AwsResultExt, Report, SecretsDir, aws_error_code};
 use futures::future::{join_all, try_join_all};
 use serde_json::Value;
 
-use crate::desired::{AccountInfo, Desired, Names, REPORTS_POLICY, UserKind};
+use crate::desired::{AccountInfo, Desired, Names, UserKind};
 use crate::keys::{self, AwsKey, StoredKey};
 use crate::plan::{Observed, ObservedPolicy, ObservedProfile, ObservedRole, ObservedUser, Op, Plan, Step, Tags};
 use crate::policy;
@@ -190,6 +190,7 @@ async fn observe_user(
     destroy: bool,
 ) -> anyhow::Result<Option<ObservedUser>> {
     let inline_wanted = !destroy && kind == UserKind::Reports && names.reports_bucket.is_some();
+    let policy_name = &names.reports_policy;
     let (user, keys, inline, inline_names, attached) = tokio::try_join!(
         or_none(iam.get_user().user_name(name).send(), format!("reading user {name}")),
         or_none(iam.list_access_keys().user_name(name).send(), format!("listing access keys of {name}")),
@@ -198,8 +199,8 @@ async fn observe_user(
                 return Ok(None);
             }
             or_none(
-                iam.get_user_policy().user_name(name).policy_name(REPORTS_POLICY).send(),
-                format!("reading policy {REPORTS_POLICY} of user {name}"),
+                iam.get_user_policy().user_name(name).policy_name(policy_name).send(),
+                format!("reading policy {policy_name} of user {name}"),
             )
             .await
         },
@@ -238,7 +239,7 @@ async fn observe_user(
     let inline = match inline {
         Some(p) => Some(
             policy::parse_returned(p.policy_document())
-                .with_context(|| format!("reading policy {REPORTS_POLICY} of user {name}"))?,
+                .with_context(|| format!("reading policy {policy_name} of user {name}"))?,
         ),
         None => None,
     };
@@ -257,7 +258,7 @@ async fn observe_user(
 /// Reads the account and every resource, concurrently. The policies are
 /// found by ARN, so they wait for the account id; the rest do not.
 /// On destroy the shared roles are not read, except which policies
-/// EMR_EC2_DefaultRole has (ours is detached from it).
+/// EMR's nodes' role has (ours is detached from it).
 pub async fn observe(
     iam: &Client,
     sts: &aws_sdk_sts::Client,

@@ -30,6 +30,13 @@ Examples:
   mk-iam --client acme --es-domain-arn arn:aws:es:us-east-1:123456789012:domain/acme-analytics-es
   mk-iam --client acme --rotate-keys             # new access keys, old ones deleted
   mk-iam --client acme --destroy --dry-run       # lists what --destroy would delete
+  mk-iam --client acme --instance-role acme-insights --es-user acme-search  # names of your own
+
+Every name can be overridden (the Names flags). Give the same flags to every
+later run, --destroy included: a run knows the resources by these names. The
+tools after it take the names from their own flags: mk-ec2 --instance-profile
+for --instance-role, mk-es --grant-arn for --es-user (its ARN is
+outputs.users.elasticsearch.arn).
 
 Access keys are written to <secrets-dir>/<user>.access-key.json (mode 0600);
 stdout names the file and the key id, never the secret. While a key is being
@@ -40,9 +47,10 @@ that finds it deletes the key an interrupted run made but never stored.";
 /// an Open edX analytics deployment.
 ///
 /// The client's resources are tagged for it; a same-name resource without
-/// that tag is left alone. EMR_DefaultRole and EMR_EC2_DefaultRole are shared
-/// by every deployment in the account: created when missing, never tagged for
-/// a client, never deleted.
+/// that tag is left alone. EMR_DefaultRole and EMR_EC2_DefaultRole (or the
+/// roles --emr-role and --emr-ec2-role name) are shared by every deployment
+/// in the account: created when missing, never tagged for a client, never
+/// deleted.
 #[derive(Parser, Debug)]
 #[command(name = "mk-iam", version, after_help = EXAMPLES)]
 pub struct Args {
@@ -54,7 +62,7 @@ pub struct Args {
     /// The bucket the reports user reads [default: <client>-analytics-api-reports]
     #[arg(long, value_name = "NAME")]
     pub reports_bucket: Option<String>,
-    /// Scope <client>-elasticsearch-all to this search domain [default: every domain]
+    /// Scope the search policy (--es-policy) to this search domain [default: every domain]
     #[arg(long, value_name = "ARN")]
     pub es_domain_arn: Option<String>,
     /// Replace each user's access key: create and store a new one, then delete the old ones
@@ -67,11 +75,45 @@ pub struct Args {
     #[arg(long)]
     pub destroy: bool,
     #[command(flatten)]
+    pub names: NameArgs,
+    #[command(flatten)]
     pub secrets: SecretsArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// The name of each IAM resource, when not the default. IAM's rules apply:
+/// letters, digits and `_+=,.@-`; at most 64 characters for roles and
+/// users, 128 for policies.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Names")]
+pub struct NameArgs {
+    /// The policy that lets the analytics host run EMR clusters [default: <client>-provision-emr-clusters]
+    #[arg(long, value_name = "NAME", help_heading = "Names")]
+    pub provision_policy: Option<String>,
+    /// The analytics host's role and its instance profile (same name) [default: <client>-edxanalytics]
+    #[arg(long, value_name = "NAME", help_heading = "Names")]
+    pub instance_role: Option<String>,
+    /// EMR's service role, shared by every deployment [default: EMR_DefaultRole]
+    #[arg(long, value_name = "NAME", help_heading = "Names")]
+    pub emr_role: Option<String>,
+    /// The role and instance profile of EMR's nodes, shared by every deployment [default: EMR_EC2_DefaultRole]
+    #[arg(long, value_name = "NAME", help_heading = "Names")]
+    pub emr_ec2_role: Option<String>,
+    /// The search policy attached to the EMR nodes' role [default: <client>-elasticsearch-all]
+    #[arg(long, value_name = "NAME", help_heading = "Names")]
+    pub es_policy: Option<String>,
+    /// The Analytics API's search user [default: <client>-analytics-elasticsearch]
+    #[arg(long, value_name = "NAME", help_heading = "Names")]
+    pub es_user: Option<String>,
+    /// The Analytics API's reports user (with --reports) [default: <client>-analytics-reports]
+    #[arg(long, value_name = "NAME", help_heading = "Names")]
+    pub reports_user: Option<String>,
+    /// The reports user's inline policy [default: s3-read-analytics-reports]
+    #[arg(long, value_name = "NAME", help_heading = "Names")]
+    pub reports_policy: Option<String>,
 }
 
 impl ToolArgs for Args {

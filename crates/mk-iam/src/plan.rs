@@ -9,7 +9,7 @@ use common::deployment::TAG_CLIENT;
 use common::{Action, Change, Deployment, Finding, Severity};
 use serde_json::Value;
 
-use crate::desired::{Desired, PolicyRef, PolicySpec, ProfileSpec, REPORTS_POLICY, RoleSpec, UserSpec};
+use crate::desired::{Desired, PolicyRef, PolicySpec, ProfileSpec, RoleSpec, UserSpec};
 use crate::keys::{self, AwsKey, KeyOp, KeyPlan};
 use crate::policy;
 
@@ -526,11 +526,11 @@ fn plan_destroy(d: &Deployment, desired: &Desired, o: &Observed, plan: &mut Plan
             change.id = stored.map(str::to_owned).or_else(|| u.keys.first().map(|k| k.id.clone()));
             plan.step(0, change, ops);
         }
-        if u.inline_names.iter().any(|n| n == REPORTS_POLICY) && spec.inline.is_some() {
-            let op = Op::DeleteUserPolicy { user: spec.name.clone(), name: REPORTS_POLICY.to_owned() };
+        if let Some(inline) = spec.inline.as_ref().filter(|i| u.inline_names.contains(&i.name)) {
+            let op = Op::DeleteUserPolicy { user: spec.name.clone(), name: inline.name.clone() };
             plan.step(
                 0,
-                Change::new(KIND_USER_POLICY, format!("{}/{REPORTS_POLICY}", spec.name), Action::Delete),
+                Change::new(KIND_USER_POLICY, format!("{}/{}", spec.name, inline.name), Action::Delete),
                 vec![op],
             );
         }
@@ -571,7 +571,7 @@ fn plan_destroy(d: &Deployment, desired: &Desired, o: &Observed, plan: &mut Plan
         let mut ops: Vec<Op> = u
             .inline_names
             .iter()
-            .filter(|n| !(*n == REPORTS_POLICY && spec.inline.is_some()))
+            .filter(|n| spec.inline.as_ref().is_none_or(|i| i.name != **n))
             .map(|n| Op::DeleteUserPolicy { user: spec.name.clone(), name: n.clone() })
             .collect();
         ops.extend(u.attached.iter().map(|a| Op::DetachUserPolicy { user: spec.name.clone(), arn: a.clone() }));
@@ -630,19 +630,29 @@ mod tests {
     }
 
     fn desired(reports: bool) -> Desired {
+        desired_named(names(reports))
+    }
+
+    fn desired_named(names: Names) -> Desired {
+        Desired::new(&names, &AccountInfo::new("123456789012", "arn:aws:iam::123456789012:root"))
+    }
+
+    fn names(reports: bool) -> Names {
         let mut users = vec![(UserKind::Elasticsearch, "acme-analytics-elasticsearch".to_owned())];
         if reports {
             users.push((UserKind::Reports, "acme-analytics-reports".to_owned()));
         }
-        let names = Names {
+        Names {
             provision_policy: "acme-provision-emr-clusters".into(),
             elasticsearch_policy: "acme-elasticsearch-all".into(),
             role: "acme-edxanalytics".into(),
+            emr_role: "EMR_DefaultRole".into(),
+            emr_ec2_role: "EMR_EC2_DefaultRole".into(),
             users,
+            reports_policy: "s3-read-analytics-reports".into(),
             reports_bucket: reports.then(|| "acme-analytics-api-reports".to_owned()),
             es_domain_arn: None,
-        };
-        Desired::new(&names, &AccountInfo::new("123456789012", "arn:aws:iam::123456789012:root"))
+        }
     }
 
     fn empty(want: &Desired) -> Observed {
@@ -952,6 +962,40 @@ mod tests {
         assert_eq!(s.phase, 2);
         assert!(matches!(&s.ops[..], [Op::DeletePolicyVersion { .. }, Op::DeletePolicy { .. }]));
         assert!(p.findings.iter().any(|f| f.message.contains("EMR_DefaultRole and EMR_EC2_DefaultRole")));
+    }
+
+    #[test]
+    fn destroy_uses_the_overridden_names() {
+        let mut n = names(true);
+        n.role = "insights".into();
+        n.emr_ec2_role = "emr-nodes".into();
+        n.elasticsearch_policy = "search-all".into();
+        n.users[1].1 = "reports-api".into();
+        n.reports_policy = "read-reports".into();
+        let want = desired_named(n);
+        let mut o = converged(&want);
+        // Another inline policy on the user goes with it, in phase 1.
+        o.users[1].as_mut().unwrap().inline_names.push("by-hand".into());
+        let p = plan(&d(), &want, &o, true, false);
+        let s = find(&p, KIND_USER_POLICY, "reports-api/read-reports");
+        assert_eq!(
+            (s.phase, &s.ops[..]),
+            (0, &[Op::DeleteUserPolicy { user: "reports-api".into(), name: "read-reports".into() }][..])
+        );
+        let s = find(&p, KIND_USER, "reports-api");
+        assert_eq!(
+            s.ops,
+            vec![
+                Op::DeleteUserPolicy { user: "reports-api".into(), name: "by-hand".into() },
+                Op::DeleteUser { name: "reports-api".into() }
+            ]
+        );
+        find(&p, KIND_PROFILE, "insights");
+        find(&p, KIND_ROLE, "insights");
+        find(&p, KIND_ATTACHMENT, "emr-nodes/search-all");
+        assert!(p.steps.iter().all(|s| !s.change.name.contains("edxanalytics") && !s.change.name.contains("EMR_")));
+        assert!(p.steps.iter().all(|s| s.change.name != "emr-nodes"), "the shared role stays shared");
+        assert!(p.findings.iter().any(|f| f.message.contains("EMR_DefaultRole and emr-nodes")), "{:?}", p.findings);
     }
 
     #[test]

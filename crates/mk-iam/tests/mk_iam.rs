@@ -453,6 +453,166 @@ async fn destroy_removes_only_this_clients_resources() {
     assert_eq!(again.mutating(), 0);
 }
 
+/// Every name flag set: the resources exist under those names, with the
+/// same trust and attachments as under the defaults, nothing exists under
+/// a default name, the document names them, and destroy finds them.
+#[tokio::test]
+async fn every_name_can_be_overridden() {
+    let mut env = Env::new("iamnames").await;
+    let provision = env.name("ops-emr");
+    let role = env.name("insights.host");
+    let emr_role = env.name("emr-service");
+    let emr_ec2 = env.name("emr-nodes");
+    let es_policy = env.name("search+all");
+    let es_user = env.name("search@api");
+    let reports_user = env.name("reports=api");
+    let reports_policy = "read,reports".to_owned();
+    #[rustfmt::skip]
+    let flags = [
+        "--reports",
+        "--provision-policy", &provision,
+        "--instance-role", &role,
+        "--emr-role", &emr_role,
+        "--emr-ec2-role", &emr_ec2,
+        "--es-policy", &es_policy,
+        "--es-user", &es_user,
+        "--reports-user", &reports_user,
+        "--reports-policy", &reports_policy,
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&str> { flags.iter().copied().chain(extra.iter().copied()).collect() };
+    let account = env.account.id.clone();
+    let arn = |kind: &str, name: &str| format!("arn:aws:iam::{account}:{kind}/{name}");
+    let (provision_arn, es_policy_arn) = (arn("policy", &provision), arn("policy", &es_policy));
+
+    let r = env.mk(&flags).ok();
+    assert!(r.actions().iter().all(|a| a.ends_with(" created")), "{:?}", r.actions());
+    assert!(r.json["findings"].as_array().unwrap().is_empty(), "{}", r.json["findings"]);
+
+    // Under the new names: trust, tags, attachments, profiles.
+    let trusted = |role: &str| {
+        let iam = env.iam.clone();
+        let role = role.to_owned();
+        async move {
+            let got = iam.get_role().role_name(&role).send().await.unwrap();
+            let got = got.role().unwrap();
+            let trust = document(got.assume_role_policy_document().unwrap());
+            let tags: Vec<(String, String)> =
+                got.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+            (trust["Statement"][0]["Principal"]["Service"].as_str().unwrap().to_owned(), tags)
+        }
+    };
+    let (service, tags) = trusted(&role).await;
+    assert_eq!(service, "ec2.amazonaws.com");
+    assert!(tags.contains(&("analytics:client".into(), env.client.clone())), "{tags:?}");
+    let (service, tags) = trusted(&emr_role).await;
+    assert_eq!(service, "elasticmapreduce.amazonaws.com");
+    assert!(tags.is_empty(), "a shared role, under any name, carries no client tag: {tags:?}");
+    let (service, tags) = trusted(&emr_ec2).await;
+    assert_eq!(service, "ec2.amazonaws.com");
+    assert!(tags.is_empty(), "{tags:?}");
+    assert_eq!(env.attached(&role).await, [provision.as_str()]);
+    assert_eq!(env.attached(&emr_role).await, ["AmazonElasticMapReduceRole"]);
+    let mut nodes = env.attached(&emr_ec2).await;
+    nodes.sort();
+    assert_eq!(nodes, ["AmazonElasticMapReduceforEC2Role".to_owned(), es_policy.clone()]);
+    assert_eq!(env.profile_roles(&role).await, Some(vec![role.clone()]));
+    assert_eq!(env.profile_roles(&emr_ec2).await, Some(vec![emr_ec2.clone()]));
+    assert_eq!(list(&env.default_document(&provision_arn).await["Statement"][0]["Action"])[0], "elasticmapreduce:*");
+    assert_eq!(list(&env.default_document(&es_policy_arn).await["Statement"][0]["Action"]), ["es:*"]);
+
+    // The users, the reports user's inline policy, a key file per user.
+    let inline = env.iam.list_user_policies().user_name(&reports_user).send().await.unwrap();
+    assert_eq!(inline.policy_names(), [reports_policy.as_str()]);
+    let doc = env.iam.get_user_policy().user_name(&reports_user).policy_name(&reports_policy).send().await.unwrap();
+    let bucket = env.name("analytics-api-reports");
+    assert_eq!(list(&document(doc.policy_document())["Statement"][0]["Resource"])[0], format!("arn:aws:s3:::{bucket}"));
+    let mut secrets = Vec::new();
+    for (key, user) in [("elasticsearch", &es_user), ("reports", &reports_user)] {
+        assert!(env.user_exists(user).await, "{user}");
+        let file = env.key_file(user);
+        assert_eq!(mode(&file), 0o600);
+        let stored = env.stored_key(user);
+        assert_eq!(stored["user"], user.as_str());
+        let id = stored["access_key_id"].as_str().unwrap();
+        assert_eq!(env.keys(user).await, [(id.to_owned(), true)]);
+        let out = &r.json["outputs"]["users"][key];
+        assert_eq!(out["name"], user.as_str());
+        assert_eq!(out["arn"], arn("user", user));
+        assert_eq!(out["access_key_id"], id);
+        assert_eq!(out["access_key_file"], file.display().to_string());
+        secrets.push(stored["secret_access_key"].as_str().unwrap().to_owned());
+    }
+
+    // Nothing under a default name.
+    for default in [env.name("edxanalytics"), "EMR_DefaultRole".into(), "EMR_EC2_DefaultRole".into()] {
+        assert!(!env.role_exists(&default).await, "{default}");
+        assert_eq!(env.profile_roles(&default).await, None, "{default}");
+    }
+    for default in ["provision-emr-clusters", "elasticsearch-all"] {
+        assert!(!env.policy_exists(&env.policy_arn(default)).await, "{default}");
+    }
+    for default in [env.name("analytics-elasticsearch"), env.name("analytics-reports")] {
+        assert!(!env.user_exists(&default).await, "{default}");
+        assert!(!env.key_file(&default).exists(), "{default}");
+    }
+
+    // The document names what later steps read by the effective names.
+    let out = &r.json["outputs"];
+    assert_eq!(out["policies"]["provision_emr_clusters"], provision_arn);
+    assert_eq!(out["policies"]["elasticsearch_all"], es_policy_arn);
+    assert_eq!(out["roles"]["edxanalytics"], arn("role", &role));
+    assert_eq!(out["roles"]["emr_default"], arn("role", &emr_role));
+    assert_eq!(out["roles"]["emr_ec2_default"], arn("role", &emr_ec2));
+    assert_eq!(out["instance_profiles"]["edxanalytics"], role.as_str());
+    assert_eq!(out["instance_profiles"]["emr_ec2_default"], emr_ec2.as_str());
+
+    // Converged under the same flags; dry-run agrees.
+    let again = env.mk(&flags).ok().all_unchanged();
+    assert!(again.json["findings"].as_array().unwrap().is_empty(), "{}", again.json["findings"]);
+    assert_eq!(again.json["outputs"], r.json["outputs"]);
+    env.mk(&with(&["--dry-run"])).ok().all_unchanged();
+
+    // Destroy finds them by the same flags; the shared roles stay, without
+    // our policy.
+    let dry = env.mk(&with(&["--destroy", "--dry-run"])).ok();
+    assert_eq!(dry.mutating(), 0);
+    for (kind, name) in [
+        ("iam-user", es_user.clone()),
+        ("iam-user", reports_user.clone()),
+        ("iam-access-key", es_user.clone()),
+        ("iam-access-key", reports_user.clone()),
+        ("iam-user-policy", format!("{reports_user}/{reports_policy}")),
+        ("iam-instance-profile", role.clone()),
+        ("iam-role", role.clone()),
+        ("iam-policy", provision.clone()),
+        ("iam-policy", es_policy.clone()),
+        ("iam-role-policy-attachment", format!("{role}/{provision}")),
+        ("iam-role-policy-attachment", format!("{emr_ec2}/{es_policy}")),
+    ] {
+        assert_eq!(dry.action(kind, &name), "would-delete", "{kind} {name}");
+    }
+    assert_eq!(dry.actions().len(), 11, "{:?}", dry.actions());
+    let d = env.mk(&with(&["--destroy"])).ok();
+    assert!(d.actions().iter().all(|a| a.ends_with(" deleted")), "{:?}", d.actions());
+    assert_eq!(d.actions().len(), 11, "{:?}", d.actions());
+    assert!(!env.role_exists(&role).await);
+    assert_eq!(env.profile_roles(&role).await, None);
+    assert!(!env.policy_exists(&provision_arn).await && !env.policy_exists(&es_policy_arn).await);
+    for user in [&es_user, &reports_user] {
+        assert!(!env.user_exists(user).await, "{user}");
+        assert!(!env.key_file(user).exists(), "{user}");
+    }
+    assert!(env.role_exists(&emr_role).await && env.role_exists(&emr_ec2).await, "shared roles are kept");
+    assert_eq!(env.attached(&emr_ec2).await, ["AmazonElasticMapReduceforEC2Role"]);
+    assert_eq!(env.profile_roles(&emr_ec2).await, Some(vec![emr_ec2.clone()]));
+    let findings = d.json["findings"].to_string();
+    assert!(findings.contains(&format!("{emr_role} and {emr_ec2}")), "{findings}");
+    let again = env.mk(&with(&["--destroy"])).ok();
+    assert!(again.actions().is_empty(), "{:?}", again.actions());
+    assert_eq!(again.mutating(), 0);
+    env.assert_no_secret_shown(&secrets);
+}
+
 #[tokio::test]
 async fn two_deployments_created_at_once_share_the_emr_roles() {
     let mut env = Env::new("iamrace").await;
@@ -511,6 +671,10 @@ async fn bad_input_exits_2_before_any_call() {
     env.mk(&["--es-domain-arn", "arn:aws:s3:::bucket"]).bad_input("--es-domain-arn");
     env.mk_for("Bad Client", &[]).bad_input("invalid client name");
     env.mk(&["--destroy", "--rotate-keys"]).bad_input("--rotate-keys");
+    let long_role = "r".repeat(65);
+    env.mk(&["--instance-role", &long_role]).bad_input("--instance-role");
+    env.mk(&["--reports", "--reports-policy", "read/reports"]).bad_input("--reports-policy");
+    env.mk(&["--es-user", "acme-analytics-reports", "--reports-user", "ACME-analytics-reports"]).bad_input("--es-user");
     // A broken key file is the operator's to fix, not the tool's to guess.
     std::fs::create_dir_all(env.secrets_dir()).unwrap();
     std::fs::write(env.key_file(&env.name("analytics-elasticsearch")), "not json").unwrap();
