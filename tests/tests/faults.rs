@@ -691,3 +691,151 @@ async fn iam_calls_survive_lost_answers() {
     let files: Vec<_> = std::fs::read_dir(dir.path().join("two")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(files.is_empty(), "left in the secrets directory: {files:?}");
 }
+
+/// One of [`named_creates_survive_lost_answers`]'s tools (as
+/// [`named_create_command`] runs it), its seed, and the calls (`lost_answers` names, or
+/// `METHOD path` for the REST calls of OpenSearch) whose answers that seed
+/// loses.
+struct NamedCreate {
+    tool: &'static str,
+    seed: u64,
+    lost: &'static [&'static str],
+}
+
+/// Each tool runs alone through its own proxy (answers only lost, at
+/// [`LOST_RATE`]), and reads everything before its creates, one after the
+/// other: the draws of its creates are fixed by the seed (see
+/// [`LOST_STEPS`]). Seeds picked so that each named create loses its answer.
+const NAMED_CREATES: [NamedCreate; 3] = [
+    NamedCreate { tool: "mk-es", seed: 2, lost: &["POST /2021-01-01/opensearch/domain"] },
+    NamedCreate { tool: "mk-rds", seed: 0, lost: &["CreateDBSubnetGroup", "CreateDBInstance"] },
+    NamedCreate { tool: "emr-launch", seed: 7, lost: &["RunJobFlow"] },
+];
+
+/// The command of a [`NamedCreate`] tool for client `c` in `account`.
+fn named_create_command(account: &Account, tool: &str, c: &str, secrets: &std::path::Path) -> Command {
+    let mut cmd = account.command(bin(tool));
+    cmd.env("ANALYTICS_POLL_INITIAL_MS", "50").env("ANALYTICS_CLIENT", c);
+    match tool {
+        "mk-es" => {
+            cmd.args(["--grant-arn", &format!("arn:aws:iam::{}:user/{c}-analytics-elasticsearch", account.id)]);
+        }
+        "mk-rds" => {
+            cmd.arg("--secrets-dir").arg(secrets);
+        }
+        "emr-launch" => {
+            cmd.env("CORE_NUM", "4").env_remove("CLUSTER_NAME").env_remove("AWS_KEYPAIR_NAME");
+            cmd.arg("--vars").arg(repo_root().join("crates/emr-launch/tests/fixtures/full.yml"));
+            cmd.args(["--name", &format!("{c}-nightly")]);
+        }
+        _ => unreachable!("{tool}"),
+    }
+    cmd
+}
+
+/// Whether the proxy's `-v` log shows the answer of `op` lost.
+fn lost_answer_of(log: &str, op: &str) -> bool {
+    log.lines().any(|l| l.ends_with("-> fault lost") && l.contains(&format!(" {op} ")))
+}
+
+/// A fresh account with what the tools need: the EMR-RDS group (mk-sg's)
+/// in the default VPC, for mk-rds.
+async fn named_create_account(c: &str) -> Account {
+    let account = Account::fresh().await;
+    let ec2 = aws_sdk_ec2::Client::new(&account.sdk().await);
+    let vpcs = ec2.describe_vpcs().filters(Filter::builder().name("is-default").values("true").build());
+    let vpcs = vpcs.send().await.unwrap();
+    let vpc = vpcs.vpcs()[0].vpc_id().unwrap();
+    let group = format!("{c}-emr-rds");
+    ec2.create_security_group().group_name(&group).description(&group).vpc_id(vpc).send().await.unwrap();
+    account
+}
+
+/// Lost answers of the creates of mk-es (CreateDomain), mk-rds
+/// (CreateDBSubnetGroup, CreateDBInstance) and emr-launch (RunJobFlow): the
+/// proxy applies each call, then answers a 500. AWS answers a repeat of the
+/// first three "already exists" (the emulator: overwrites the domain and the
+/// group, refuses the instance), and nothing deduplicates RunJobFlow: a
+/// repeat launches a second cluster. Each tool succeeds, exactly one of each
+/// exists, the master password file holds the password of the instance
+/// (written once, before the create), and a fault-free re-run changes
+/// nothing and finds the very same resources.
+#[tokio::test]
+async fn named_creates_survive_lost_answers() {
+    let c = analytics_tests::unique_client("lnc");
+    let account = named_create_account(&c).await;
+    let secrets = tempfile::tempdir().expect("temporary directory");
+    let secrets = secrets.path().join("secrets");
+    let sdk = account.sdk().await;
+    let mut lossy = Vec::new();
+    for step in &NAMED_CREATES {
+        let proxy = FaultProxy::start(&moto_url(), LOST_RATE, "lost", step.seed, 0);
+        let r = run(named_create_command(&account, step.tool, &c, &secrets).env("AWS_ENDPOINT_URL", &proxy.url));
+        let log = proxy.log();
+        drop(proxy);
+        assert_eq!(r.status, 0, "{} failed through lost answers:\n{}\nproxy:\n{log}", step.tool, r.stderr);
+        for op in step.lost {
+            assert!(
+                lost_answer_of(&log, op),
+                "{}: seed {} no longer loses the answer of {op} (the tool's calls changed?): pick a seed that does \
+                 (see NAMED_CREATES)\nproxy:\n{log}",
+                step.tool,
+                step.seed
+            );
+        }
+        eprintln!("{}, seed {}: answers lost: {}", step.tool, step.seed, lost_answers(&log).join(" "));
+        lossy.push(r);
+    }
+    let ours = |tags: Vec<(String, String)>| tags.contains(&("analytics:client".to_owned(), c.clone()));
+
+    // One search domain, the client's, the one mk-es reported.
+    let es = aws_sdk_opensearch::Client::new(&sdk);
+    let domains = es.list_domain_names().send().await.unwrap();
+    let names: Vec<&str> = domains.domain_names().iter().filter_map(|d| d.domain_name()).collect();
+    assert_eq!(names, [format!("{c}-analytics-es")], "search domains");
+    assert_eq!(lossy[0].action("opensearch-domain", names[0]), "created");
+    let arn = s(&lossy[0].json["outputs"]["domain_arn"]);
+    let tags = es.list_tags().arn(&arn).send().await.unwrap();
+    assert!(ours(tags.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()), "{tags:?}");
+
+    // One subnet group and one DB instance, the client's; its password
+    // file written once.
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let groups = rds.describe_db_subnet_groups().send().await.unwrap();
+    let groups: Vec<&str> = groups.db_subnet_groups().iter().filter_map(|g| g.db_subnet_group_name()).collect();
+    assert_eq!(groups, [format!("{c}-analytics")], "DB subnet groups");
+    let instances = rds.describe_db_instances().send().await.unwrap();
+    let instances = instances.db_instances();
+    assert_eq!(instances.len(), 1, "DB instances: {instances:?}");
+    let tags = instances[0].tag_list().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())));
+    assert!(ours(tags.collect()), "{:?}", instances[0].tag_list());
+    assert_eq!(lossy[1].action("rds-instance", &format!("{c}-analytics")), "created");
+    assert_eq!(lossy[1].action("rds-subnet-group", &format!("{c}-analytics")), "created");
+    let password_file = secrets.join(format!("rds-{c}-analytics.master-password"));
+    assert_eq!(s(&lossy[1].json["outputs"]["master_password_file"]), password_file.display().to_string());
+    let password = std::fs::read_to_string(&password_file).expect("the master password file");
+    assert!(password.len() >= 24, "a generated password: {} characters", password.len());
+    let files: Vec<_> = std::fs::read_dir(&secrets).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files.len(), 1, "the secrets directory holds the one password file: {files:?}");
+
+    // One EMR cluster of the name, ever (a terminated second launch counts too).
+    let emr = aws_sdk_emr::Client::from_conf(
+        aws_sdk_emr::config::Builder::from(&sdk).region(aws_sdk_emr::config::Region::new("eu-west-1")).build(),
+    );
+    let cluster_name = format!("{c}-nightly");
+    let clusters = emr.list_clusters().send().await.unwrap();
+    let clusters: Vec<&str> =
+        clusters.clusters().iter().filter(|k| k.name() == Some(cluster_name.as_str())).filter_map(|k| k.id()).collect();
+    let launched = s(&lossy[2].json["outputs"]["cluster_id"]);
+    assert_eq!(clusters, [launched.as_str()], "clusters named {cluster_name}");
+    assert_eq!(lossy[2].action("emr-cluster", &cluster_name), "created");
+
+    // A fault-free re-run of each has nothing to do, and finds the very
+    // resources the lossy run reported; the password is the one written.
+    for (step, before) in NAMED_CREATES.iter().zip(&lossy) {
+        let again = run(&mut named_create_command(&account, step.tool, &c, &secrets)).ok();
+        assert_eq!(again.mutating(), 0, "{}: the lossy run did not converge: {}", step.tool, again.stdout);
+        assert_eq!(identities(&again.json), identities(&before.json), "{}: the re-run found others", step.tool);
+    }
+    assert_eq!(std::fs::read_to_string(&password_file).unwrap(), password, "the master password was rewritten");
+}

@@ -48,13 +48,47 @@ pub async fn live_clusters(emr: &Client, name: &str) -> anyhow::Result<Vec<LiveC
         .collect())
 }
 
-/// Sends RunJobFlow; returns the new cluster's id.
-pub async fn launch(emr: &Client, request: &RunJobFlowRequest) -> anyhow::Result<String> {
-    let out = to_sdk(request, emr.run_job_flow())
-        .send()
-        .await
-        .aws_context(format!("launching EMR cluster {}", request.name))?;
-    out.job_flow_id().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("RunJobFlow returned no cluster id"))
+/// The cluster a launch made, as found after its answer was lost: the
+/// newest live cluster of the name that was not live before the launch.
+pub fn launched(before: &[LiveCluster], now: &[LiveCluster]) -> Option<String> {
+    now.iter().find(|c| !before.iter().any(|b| b.id == c.id)).map(|c| c.id.clone())
+}
+
+/// Looks at the cluster list after a lost launch answer.
+const VERIFY_LOOKS: u32 = 3;
+
+/// Sends RunJobFlow; returns the new cluster's id. Nothing deduplicates it
+/// (no client token): a retry of a launch whose answer was lost launches a
+/// second cluster. So it is sent once per try, and after a transient
+/// failure a live cluster of the name that was not in `before` (the live
+/// ones before the launch) is taken as the launch's.
+pub async fn launch(emr: &Client, request: &RunJobFlowRequest, before: &[LiveCluster]) -> anyhow::Result<String> {
+    let no_retries = aws_sdk_emr::config::Config::builder().retry_config(common::once::no_retries());
+    let id = common::once::at_most_once(
+        &format!("launching EMR cluster {}", request.name),
+        || async {
+            let out =
+                to_sdk(request, emr.run_job_flow()).customize().config_override(no_retries.clone()).send().await?;
+            Ok(out.job_flow_id().map(str::to_owned).unwrap_or_default())
+        },
+        // EMR's cluster list is eventually consistent: a cluster just
+        // launched may show a moment later. Looked for three times, a
+        // second apart, before the launch is sent again.
+        || async {
+            for look in 1..=VERIFY_LOOKS {
+                if let Some(id) = launched(before, &live_clusters(emr, &request.name).await?) {
+                    return Ok(Some(id));
+                }
+                if look < VERIFY_LOOKS {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+            Ok(None)
+        },
+    )
+    .await?;
+    anyhow::ensure!(!id.is_empty(), "RunJobFlow returned no cluster id");
+    Ok(id)
 }
 
 /// One look at a cluster.
@@ -273,6 +307,16 @@ mod tests {
         );
         let all = [("master", "RUNNING"), ("core", "RUNNING")];
         assert!(matches!(readiness(&obs("WAITING", Some(&all))), WaitState::Ready(())));
+    }
+
+    #[test]
+    fn a_lost_launch_is_the_live_cluster_that_was_not_there_before() {
+        let c = |id: &str| LiveCluster { id: id.into(), state: "STARTING".into() };
+        assert_eq!(launched(&[], &[]), None, "not launched: try again");
+        assert_eq!(launched(&[], &[c("j-NEW")]), Some("j-NEW".into()));
+        assert_eq!(launched(&[c("j-OLD")], &[c("j-OLD")]), None, "only the one live before");
+        assert_eq!(launched(&[c("j-OLD")], &[c("j-NEW"), c("j-OLD")]), Some("j-NEW".into()));
+        assert_eq!(launched(&[c("j-OLD")], &[c("j-NEWER"), c("j-NEW"), c("j-OLD")]), Some("j-NEWER".into()), "newest");
     }
 
     #[test]

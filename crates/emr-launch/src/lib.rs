@@ -226,7 +226,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
             return Ok(());
         }
         Plan::Launch => {
-            let id = cluster::launch(&emr, &desired.request).await?;
+            let id = cluster::launch(&emr, &desired.request, &live).await?;
             tracing::info!("launched cluster {name}: {id}");
             run.report.change(Change::new(KIND, &name, Action::Create).with_id(&id));
             id

@@ -14,17 +14,16 @@ use common::{AwsResultExt, aws_error_code};
 
 use crate::plan::{
     ClusterSection, CustomEndpoint, DomainOp, DomainSettings, DomainState, EbsSection, EndpointSection, ObservedDomain,
-    Section, readiness,
+    Section, made_by_our_create, readiness,
 };
+
+const NOT_FOUND: &str = "ResourceNotFoundException";
+const ALREADY_EXISTS: &str = "ResourceAlreadyExistsException";
 
 /// The domain's status, `None` when there is no such domain.
 pub async fn describe(es: &Client, name: &str) -> anyhow::Result<Option<DomainStatus>> {
-    let out = es
-        .describe_domain()
-        .domain_name(name)
-        .send()
-        .await
-        .none_if("ResourceNotFoundException", format!("describing domain {name}"))?;
+    let out =
+        es.describe_domain().domain_name(name).send().await.none_if(NOT_FOUND, format!("describing domain {name}"))?;
     Ok(out.and_then(|o| o.domain_status().cloned()))
 }
 
@@ -130,30 +129,81 @@ fn advanced(options: &BTreeMap<String, String>) -> std::collections::HashMap<Str
     options.clone().into_iter().collect()
 }
 
+/// What a try of `CreateDomain` gave.
+enum Made {
+    Created(String),
+    /// ResourceAlreadyExistsException: ours or not, to be looked at.
+    Exists(String),
+}
+
+/// The ARN of the domain of that name when it is the one our create made
+/// (see [`made_by_our_create`]).
+async fn made_by_us(es: &Client, name: &str, tags: &[(String, String)]) -> anyhow::Result<Option<String>> {
+    Ok(observe(es, name).await?.filter(|o| made_by_our_create(o, tags)).map(|o| o.arn))
+}
+
+/// Creates the domain; returns its ARN. A name AWS deduplicates, but the
+/// SDK's retry of a create whose answer was lost would answer "already
+/// exists": so each try is sent once, and after a transient failure (or an
+/// "already exists") the domain counts as created if it now exists with
+/// this deployment's tags.
 async fn create(
     es: &Client,
     name: &str,
     engine_version: &str,
     s: &DomainSettings,
     tags: &[(String, String)],
-) -> anyhow::Result<DomainStatus> {
-    let out = es
-        .create_domain()
-        .domain_name(name)
-        .engine_version(engine_version)
-        .cluster_config(cluster_config(&s.cluster))
-        .ebs_options(ebs_options(&s.ebs))
-        .set_snapshot_options(s.snapshot_hour.map(snapshot_options))
-        .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(s.encryption_at_rest).build())
-        .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(s.node_to_node).build())
-        .domain_endpoint_options(endpoint_options(&s.endpoint))
-        .set_advanced_options(Some(advanced(&s.advanced_options)))
-        .set_access_policies(s.access_policy.as_ref().map(|p| p.to_string()))
-        .set_tag_list(Some(tag_list(tags)?))
-        .send()
-        .await
-        .aws_context(format!("creating domain {name}"))?;
-    out.domain_status().cloned().ok_or_else(|| anyhow::anyhow!("creating domain {name}: no status in the answer"))
+) -> anyhow::Result<String> {
+    let what = format!("creating domain {name}");
+    let tag_list = tag_list(tags)?;
+    let no_retries = aws_sdk_opensearch::config::Config::builder().retry_config(common::once::no_retries());
+    let made = common::once::at_most_once(
+        &what,
+        || async {
+            let sent = es
+                .create_domain()
+                .domain_name(name)
+                .engine_version(engine_version)
+                .cluster_config(cluster_config(&s.cluster))
+                .ebs_options(ebs_options(&s.ebs))
+                .set_snapshot_options(s.snapshot_hour.map(snapshot_options))
+                .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(s.encryption_at_rest).build())
+                .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(s.node_to_node).build())
+                .domain_endpoint_options(endpoint_options(&s.endpoint))
+                .set_advanced_options(Some(advanced(&s.advanced_options)))
+                .set_access_policies(s.access_policy.as_ref().map(|p| p.to_string()))
+                .set_tag_list(Some(tag_list.clone()))
+                .customize()
+                .config_override(no_retries.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(out) => Ok(Made::Created(out.domain_status().map(|d| d.arn().to_owned()).unwrap_or_default())),
+                Err(e) if aws_error_code(&e) == Some(ALREADY_EXISTS) => {
+                    let detail = e.as_service_error().and_then(|se| se.meta().message()).unwrap_or_default();
+                    Ok(Made::Exists(detail.to_owned()))
+                }
+                Err(e) => Err(e),
+            }
+        },
+        || async { Ok(made_by_us(es, name, tags).await?.map(Made::Created)) },
+    )
+    .await?;
+    let arn = match made {
+        Made::Created(arn) if !arn.is_empty() => arn,
+        Made::Created(_) => anyhow::bail!("{what}: no status in the answer"),
+        Made::Exists(detail) => match made_by_us(es, name, tags).await? {
+            Some(arn) => {
+                tracing::info!("{what}: it exists already, with this deployment's tags (an earlier try took effect)");
+                arn
+            }
+            None => anyhow::bail!(
+                "{what}: {ALREADY_EXISTS}: {detail} (a domain of that name appeared meanwhile, not tagged for this \
+                 deployment)"
+            ),
+        },
+    };
+    Ok(arn)
 }
 
 async fn update(es: &Client, name: &str, sections: &[Section]) -> anyhow::Result<()> {
@@ -184,8 +234,7 @@ pub async fn apply(es: &Client, name: &str, arn: Option<&str>, ops: &[DomainOp])
     for op in ops {
         match op {
             DomainOp::Create { engine_version, settings, tags } => {
-                let status = create(es, name, engine_version, settings, tags).await?;
-                created = Some(status.arn().to_owned());
+                created = Some(create(es, name, engine_version, settings, tags).await?);
             }
             DomainOp::Update(sections) => update(es, name, sections).await?,
             DomainOp::AddTags(tags) => {
@@ -198,7 +247,12 @@ pub async fn apply(es: &Client, name: &str, arn: Option<&str>, ops: &[DomainOp])
                     .aws_context(format!("tagging domain {name}"))?;
             }
             DomainOp::Delete => {
-                es.delete_domain().domain_name(name).send().await.aws_context(format!("deleting domain {name}"))?;
+                // Not found: gone already (the SDK's retry of a delete whose answer was lost).
+                es.delete_domain()
+                    .domain_name(name)
+                    .send()
+                    .await
+                    .none_if(NOT_FOUND, format!("deleting domain {name}"))?;
             }
         }
     }

@@ -367,6 +367,14 @@ pub fn plan_destroy(d: &Deployment, name: &str, observed: Option<&ObservedDomain
     plan
 }
 
+/// Whether a domain found after a create whose answer was lost (or that
+/// answered "already exists") is the one this run's create made: it is not
+/// being deleted and carries every tag the create sent (the client's
+/// among them). Anyone else's domain of that name is not taken as created.
+pub fn made_by_our_create(found: &ObservedDomain, sent_tags: &[(String, String)]) -> bool {
+    !found.state.deleted && sent_tags.iter().all(|t| found.tags.contains(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,5 +595,22 @@ mod tests {
         assert!(matches!(readiness(&s(None, false, false)), WaitState::Pending(_)));
         assert!(matches!(readiness(&s(None, true, false)), WaitState::Pending(_)));
         assert!(matches!(readiness(&s(Some("e"), false, true)), WaitState::Failed(_)));
+    }
+
+    #[test]
+    fn a_found_domain_is_our_create_only_with_every_tag_it_sent() {
+        let w = want("Elasticsearch_7.10", "t2.small.search");
+        let sent = d().tags();
+        let mut found = ours(&w);
+        assert!(made_by_our_create(&found, &sent));
+        found.tags.push(("team".into(), "search".into()));
+        assert!(made_by_our_create(&found, &sent), "tags added since are fine");
+        found.tags = vec![(TAG_CLIENT.into(), "other".into())];
+        assert!(!made_by_our_create(&found, &sent), "another client's domain of that name");
+        found.tags = vec![];
+        assert!(!made_by_our_create(&found, &sent), "an untagged domain");
+        let mut deleted = ours(&w);
+        deleted.state.deleted = true;
+        assert!(!made_by_our_create(&deleted, &sent), "a domain on its way out");
     }
 }

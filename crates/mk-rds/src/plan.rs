@@ -518,6 +518,21 @@ pub fn plan_destroy(d: &Deployment, want: &DesiredInstance, o: &Observed, opts: 
     plan
 }
 
+/// Whether a subnet group or instance found after a create whose answer
+/// was lost (or that answered "already exists") is the one this run's
+/// create made: it carries every tag the create sent, the client's among
+/// them. Anyone else's of that name is not taken as created.
+pub fn made_by_our_create(found_tags: &[(String, String)], sent_tags: &[(String, String)]) -> bool {
+    sent_tags.iter().all(|t| found_tags.contains(t))
+}
+
+/// Whether an instance whose DeleteDBInstance answered "invalid state" is
+/// being deleted already (`None`: gone; `Some(status)`), as after the SDK's
+/// retry of a delete whose answer was lost.
+pub fn deletion_under_way(instance: Option<Option<&str>>) -> bool {
+    matches!(instance, None | Some(Some("deleting")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -819,5 +834,27 @@ mod tests {
         for s in ["failed", "incompatible-parameters", "storage-full", "deleting"] {
             assert!(matches!(readiness(s, false), WaitState::Failed(_)), "{s}");
         }
+    }
+
+    #[test]
+    fn a_found_resource_is_our_create_only_with_every_tag_it_sent() {
+        let sent = d().tags();
+        assert!(made_by_our_create(&sent, &sent));
+        let mut more = sent.clone();
+        more.push(("team".into(), "data".into()));
+        assert!(made_by_our_create(&more, &sent), "tags added since are fine");
+        let other = vec![(TAG_CLIENT.to_owned(), "other".to_owned())];
+        assert!(!made_by_our_create(&other, &sent), "another client's of that name");
+        assert!(!made_by_our_create(&[], &sent), "an untagged one");
+        assert!(!made_by_our_create(&sent[..1], &sent), "some of the tags only");
+    }
+
+    #[test]
+    fn a_repeated_delete_is_done_only_when_the_instance_is_going() {
+        assert!(deletion_under_way(None), "gone");
+        assert!(deletion_under_way(Some(Some("deleting"))));
+        assert!(!deletion_under_way(Some(Some("backing-up"))), "a real invalid state");
+        assert!(!deletion_under_way(Some(Some("available"))));
+        assert!(!deletion_under_way(Some(None)));
     }
 }

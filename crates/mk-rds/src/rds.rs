@@ -2,19 +2,21 @@
 //! changing them. Thin: the decisions are in `plan`.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_rds::types::{DbInstance, Tag};
 use common::error::bad_input;
 use common::wait::{WaitState, wait_until};
-use common::{AwsResultExt, Report, SecretsDir};
+use common::{AwsResultExt, Report, SecretsDir, aws_error_code};
 
 use network::{VpcChoice, filter, find_vpc};
 
 use crate::desired::{ENGINE, STORAGE_TYPE};
 use crate::password;
 use crate::plan::{
-    InstanceSpec, Modification, Network, ObservedInstance, ObservedJoin, ObservedSubnetGroup, Op, Plan, readiness,
+    InstanceSpec, Modification, Network, ObservedInstance, ObservedJoin, ObservedSubnetGroup, Op, Plan,
+    deletion_under_way, made_by_our_create, readiness,
 };
 
 pub struct Clients {
@@ -192,6 +194,119 @@ fn tags(tags: &[(String, String)]) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
+/// What a try of a create gave.
+enum Made {
+    /// The ARN of what it made.
+    Created(Option<String>),
+    /// "Already exists" (with AWS's message): ours or not, to be looked at.
+    Exists(String),
+}
+
+const GROUP_EXISTS: &str = "DBSubnetGroupAlreadyExists";
+const INSTANCE_EXISTS: &str = "DBInstanceAlreadyExists";
+
+/// A try's answer: the created resource's ARN, or "already exists".
+/// Other failures are the SDK's error as it is, which `at_most_once` reads.
+#[allow(clippy::result_large_err)]
+fn made<T, E>(
+    sent: Result<T, aws_sdk_rds::error::SdkError<E, aws_sdk_rds::config::http::HttpResponse>>,
+    exists: &str,
+    arn: impl FnOnce(&T) -> Option<String>,
+) -> Result<Made, aws_sdk_rds::error::SdkError<E, aws_sdk_rds::config::http::HttpResponse>>
+where
+    E: aws_sdk_rds::error::ProvideErrorMetadata,
+{
+    match sent {
+        Ok(out) => Ok(Made::Created(arn(&out))),
+        Err(e) if aws_error_code(&e) == Some(exists) => {
+            Ok(Made::Exists(e.as_service_error().and_then(|se| se.message()).unwrap_or_default().to_owned()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The ARN of what a create made: the answer's, or, after "already exists",
+/// the one `ours` finds (it exists with the deployment's tags: an earlier
+/// try took effect); anything else of that name is an error.
+async fn settle(
+    made: Made,
+    what: &str,
+    code: &str,
+    ours: impl Future<Output = anyhow::Result<Option<String>>>,
+) -> anyhow::Result<Option<String>> {
+    match made {
+        Made::Created(arn) => Ok(arn),
+        Made::Exists(detail) => match ours.await? {
+            Some(arn) => {
+                tracing::info!("{what}: it exists already, with this deployment's tags (an earlier try took effect)");
+                Ok(Some(arn))
+            }
+            None => anyhow::bail!(
+                "{what}: {code}: {detail} (one of that name appeared meanwhile, not tagged for this deployment)"
+            ),
+        },
+    }
+}
+
+/// The subnet group's ARN when it exists with the tags our create sent.
+async fn subnet_group_made_by_us(
+    rds: &aws_sdk_rds::Client,
+    name: &str,
+    sent: &[(String, String)],
+) -> anyhow::Result<Option<String>> {
+    Ok(subnet_group(rds, name).await?.filter(|g| made_by_our_create(&g.tags, sent)).map(|g| g.arn))
+}
+
+/// The instance's ARN when it exists, not being deleted, with the tags our
+/// create sent.
+async fn instance_made_by_us(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+    sent: &[(String, String)],
+) -> anyhow::Result<Option<String>> {
+    let found = describe_instance(rds, id).await?.map(|i| observed_instance(&i));
+    Ok(found.filter(|i| i.status != "deleting" && made_by_our_create(&i.tags, sent)).map(|i| i.arn))
+}
+
+/// Creates the subnet group. A name RDS deduplicates, but the SDK's retry
+/// of a create whose answer was lost would answer "already exists": each
+/// try is sent once, and after a transient failure (or "already exists")
+/// the group counts as created if it now exists with the deployment's tags.
+async fn create_subnet_group(
+    rds: &aws_sdk_rds::Client,
+    name: &str,
+    subnet_ids: &[String],
+    t: &[(String, String)],
+) -> anyhow::Result<Option<String>> {
+    let what = format!("creating DB subnet group {name}");
+    let no_retries = aws_sdk_rds::config::Config::builder().retry_config(common::once::no_retries());
+    let made = common::once::at_most_once(
+        &what,
+        || async {
+            let sent = rds
+                .create_db_subnet_group()
+                .db_subnet_group_name(name)
+                .db_subnet_group_description(format!("Analytics RDS subnets ({name})"))
+                .set_subnet_ids(Some(subnet_ids.to_vec()))
+                .set_tags(Some(tags(t)))
+                .customize()
+                .config_override(no_retries.clone())
+                .send()
+                .await;
+            made(sent, GROUP_EXISTS, |out| {
+                out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()).map(str::to_owned)
+            })
+        },
+        || async { Ok(subnet_group_made_by_us(rds, name, t).await?.map(|arn| Made::Created(Some(arn)))) },
+    )
+    .await?;
+    settle(made, &what, GROUP_EXISTS, subnet_group_made_by_us(rds, name, t)).await
+}
+
+/// Creates the instance, as [`create_subnet_group`] does its group. The
+/// master password is generated and written before the first try, and
+/// every try sends that one: the file holds the password of the instance
+/// whichever try made it.
 async fn create_instance(
     rds: &aws_sdk_rds::Client,
     spec: &InstanceSpec,
@@ -199,30 +314,51 @@ async fn create_instance(
     password_file: &str,
 ) -> anyhow::Result<Option<String>> {
     // Written first: an instance must never exist with a lost password.
+    let before = secrets.read(password_file)?;
     let password = password::generate();
     let path = secrets.write(password_file, password.as_bytes())?;
     tracing::info!("master password written to {}", path.display());
-    let out = rds
-        .create_db_instance()
-        .db_instance_identifier(&spec.id)
-        .engine(ENGINE)
-        .engine_version(&spec.engine_version)
-        .db_instance_class(&spec.class)
-        .allocated_storage(spec.storage_gb)
-        .storage_type(STORAGE_TYPE)
-        .storage_encrypted(true)
-        .publicly_accessible(false)
-        .backup_retention_period(spec.backup_days)
-        .copy_tags_to_snapshot(true)
-        .master_username(&spec.master_username)
-        .master_user_password(password)
-        .db_subnet_group_name(&spec.subnet_group)
-        .set_vpc_security_group_ids(Some(spec.group_ids.clone()))
-        .set_tags(Some(tags(&spec.tags)))
-        .send()
-        .await
-        .aws_context(format!("creating DB instance {}", spec.id))?;
-    Ok(out.db_instance().and_then(|i| i.db_instance_arn()).map(str::to_owned))
+    let what = format!("creating DB instance {}", spec.id);
+    let no_retries = aws_sdk_rds::config::Config::builder().retry_config(common::once::no_retries());
+    let made = common::once::at_most_once(
+        &what,
+        || async {
+            let sent = rds
+                .create_db_instance()
+                .db_instance_identifier(&spec.id)
+                .engine(ENGINE)
+                .engine_version(&spec.engine_version)
+                .db_instance_class(&spec.class)
+                .allocated_storage(spec.storage_gb)
+                .storage_type(STORAGE_TYPE)
+                .storage_encrypted(true)
+                .publicly_accessible(false)
+                .backup_retention_period(spec.backup_days)
+                .copy_tags_to_snapshot(true)
+                .master_username(&spec.master_username)
+                .master_user_password(&password)
+                .db_subnet_group_name(&spec.subnet_group)
+                .set_vpc_security_group_ids(Some(spec.group_ids.clone()))
+                .set_tags(Some(tags(&spec.tags)))
+                .customize()
+                .config_override(no_retries.clone())
+                .send()
+                .await;
+            made(sent, INSTANCE_EXISTS, |out| out.db_instance().and_then(|i| i.db_instance_arn()).map(str::to_owned))
+        },
+        || async { Ok(instance_made_by_us(rds, &spec.id, &spec.tags).await?.map(|arn| Made::Created(Some(arn)))) },
+    )
+    .await?;
+    let settled = settle(made, &what, INSTANCE_EXISTS, instance_made_by_us(rds, &spec.id, &spec.tags)).await;
+    if settled.is_err() {
+        // Someone else's instance: the password just written is no
+        // instance's; the file goes back to what it held.
+        match &before {
+            Some(old) => secrets.write(password_file, old.as_bytes()).map(drop)?,
+            None => secrets.remove(password_file)?,
+        }
+    }
+    settled
 }
 
 async fn modify_instance(rds: &aws_sdk_rds::Client, id: &str, m: &Modification) -> anyhow::Result<()> {
@@ -254,16 +390,7 @@ async fn apply_op(c: &Clients, op: &Op, ctx: &ApplyContext<'_>) -> anyhow::Resul
     let rds = &c.rds;
     match op {
         Op::CreateSubnetGroup { name, subnet_ids, tags: t } => {
-            let out = rds
-                .create_db_subnet_group()
-                .db_subnet_group_name(name)
-                .db_subnet_group_description(format!("Analytics RDS subnets ({name})"))
-                .set_subnet_ids(Some(subnet_ids.clone()))
-                .set_tags(Some(tags(t)))
-                .send()
-                .await
-                .aws_context(format!("creating DB subnet group {name}"))?;
-            return Ok(out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()).map(str::to_owned));
+            return create_subnet_group(rds, name, subnet_ids, t).await;
         }
         Op::SetSubnets { name, subnet_ids } => {
             rds.modify_db_subnet_group()
@@ -284,13 +411,27 @@ async fn apply_op(c: &Clients, op: &Op, ctx: &ApplyContext<'_>) -> anyhow::Resul
         Op::CreateInstance(spec) => return create_instance(rds, spec, ctx.secrets, ctx.password_file).await,
         Op::ModifyInstance { id, modification } => modify_instance(rds, id, modification).await?,
         Op::DeleteInstance { id, final_snapshot } => {
-            rds.delete_db_instance()
+            let what = format!("deleting DB instance {id}");
+            let sent = rds
+                .delete_db_instance()
                 .db_instance_identifier(id)
                 .skip_final_snapshot(final_snapshot.is_none())
                 .set_final_db_snapshot_identifier(final_snapshot.clone())
                 .send()
-                .await
-                .aws_context(format!("deleting DB instance {id}"))?;
+                .await;
+            // The SDK's retry of a delete whose answer was lost finds the
+            // instance gone (not found) or on its way (AWS: "invalid state").
+            match sent {
+                Ok(_) => {}
+                Err(e) if aws_error_code(&e) == Some("DBInstanceNotFound") => {}
+                Err(e) if aws_error_code(&e) == Some("InvalidDBInstanceState") => {
+                    let status = describe_instance(rds, id).await?.map(|i| i.db_instance_status().map(str::to_owned));
+                    if !deletion_under_way(status.as_ref().map(Option::as_deref)) {
+                        return Err(e).aws_context(what);
+                    }
+                }
+                Err(e) => return Err(e).aws_context(what),
+            }
             if let Some(timeout) = ctx.wait_deleted {
                 wait_deleted(rds, id, timeout).await?;
             }
@@ -300,7 +441,7 @@ async fn apply_op(c: &Clients, op: &Op, ctx: &ApplyContext<'_>) -> anyhow::Resul
                 .db_subnet_group_name(name)
                 .send()
                 .await
-                .aws_context(format!("deleting DB subnet group {name}"))?;
+                .none_if("DBSubnetGroupNotFoundFault", format!("deleting DB subnet group {name}"))?;
         }
     }
     Ok(None)
