@@ -88,19 +88,20 @@ pub struct Args {
     /// Release the address, terminate the hosts and delete the key pairs tagged for this client
     #[arg(long, help_heading = "Hosts")]
     pub destroy: bool,
+    /// The analytics host's instance profile, as mk-iam made it (outputs.instance_profiles.edxanalytics)
     /// [default: <client>-edxanalytics]
     #[arg(long, value_name = "NAME", help_heading = "Names")]
     pub instance_profile: Option<String>,
-    /// [default: <client>-analytics]
+    /// The analytics host's security group, as mk-sg made it [default: <client>-analytics]
     #[arg(long, value_name = "NAME", help_heading = "Names")]
     pub analytics_group: Option<String>,
-    /// [default: <client>-director]
+    /// The director's security group, as mk-sg made it [default: <client>-director]
     #[arg(long, value_name = "NAME", help_heading = "Names")]
     pub director_group: Option<String>,
-    /// [default: <client>-analytics]
+    /// The analytics host's key pair (and <secrets>/<name>.pem) [default: <client>-analytics]
     #[arg(long, value_name = "NAME", help_heading = "Names")]
     pub analytics_key: Option<String>,
-    /// [default: <client>-director]
+    /// The director's key pair (and <secrets>/<name>.pem) [default: <client>-director]
     #[arg(long, value_name = "NAME", help_heading = "Names")]
     pub director_key: Option<String>,
     #[command(flatten)]
