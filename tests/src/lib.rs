@@ -366,3 +366,9 @@ impl Runbook {
         std::fs::read_to_string(self.dir.path().join("migrate-password")).unwrap()
     }
 }
+
+/// An S3 client for the emulator: path-style addressing (moto serves
+/// buckets on its own host, not as subdomains).
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+}

@@ -373,7 +373,7 @@ async fn bad_input_table() {
     assert!(rds.describe_db_instances().send().await.unwrap().db_instances().is_empty(), "no DB instance");
     let es = aws_sdk_opensearch::Client::new(&sdk);
     assert!(es.list_domain_names().send().await.unwrap().domain_names().is_empty(), "no search domain");
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let s3 = analytics_tests::s3_client(&sdk);
     let buckets = s3.list_buckets().send().await.unwrap();
     assert!(buckets.buckets().iter().all(|b| !b.name().unwrap_or_default().starts_with(&c)), "no bucket of {c}");
 }

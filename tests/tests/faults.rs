@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use analytics_tests::{Account, Runbook, bin, moto_url, repo_root, run};
+use analytics_tests::{Account, Runbook, bin, moto_url, repo_root, run, s3_client};
 use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
@@ -355,10 +355,6 @@ async fn fail_one(service: &str, sdk: &aws_config::SdkConfig) -> (u16, Option<St
         "s3 head" => (failure(s3_client(sdk).head_bucket().bucket("b").send().await).0, None),
         _ => unreachable!("{service}"),
     }
-}
-
-fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
 }
 
 /// Every fault kind, in every service's wire format: the SDK reads the code

@@ -556,7 +556,7 @@ async fn assert_complete(rb: &Runbook) {
     for f in ["vars-analytics.yml", "emr-vars.yml", "analytics-override.cfg", "jenkins_env", "edxapp_creds"] {
         assert!(rb.secrets.join(f).is_file(), "{f}");
     }
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let s3 = analytics_tests::s3_client(&sdk);
     for key in ["edxanalytics_creds", "edxapp_creds"] {
         s3.head_object()
             .bucket(format!("{c}-edxanalytics"))
@@ -672,7 +672,7 @@ async fn destroy_after_a_killed_deploy_leaves_nothing() {
     assert_eq!(status, 0, "destroy.sh after a killed deploy failed:\n{stderr}");
 
     let sdk = rb.account.sdk().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let s3 = analytics_tests::s3_client(&sdk);
     let iam = aws_sdk_iam::Client::new(&sdk);
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let rds = aws_sdk_rds::Client::new(&sdk);

@@ -73,7 +73,7 @@ async fn deploy_rerun_destroy() {
         assert_eq!(rb.doc(tool)["error"], Value::Null, "{tool}");
     }
     let sdk = rb.account.sdk().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let s3 = analytics_tests::s3_client(&sdk);
     let iam = aws_sdk_iam::Client::new(&sdk);
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let rds = aws_sdk_rds::Client::new(&sdk);

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_mk-buckets");
 
 async fn s3(account: &Account) -> Client {
-    Client::from_conf(aws_sdk_s3::config::Builder::from(&account.sdk().await).force_path_style(true).build())
+    analytics_tests::s3_client(&account.sdk().await)
 }
 
 fn mk(account: &Account, args: &[&str]) -> ToolRun {

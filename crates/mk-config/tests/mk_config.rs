@@ -116,8 +116,7 @@ async fn writes_every_file_0600_and_reruns_unchanged() {
 async fn upload_puts_encrypted_credentials_once() {
     let a = Account::fresh().await;
     let l = layout(true);
-    let s3 =
-        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&a.sdk().await).force_path_style(true).build());
+    let s3 = analytics_tests::s3_client(&a.sdk().await);
     let bucket = format!("{}-edxanalytics", l.client);
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
 
