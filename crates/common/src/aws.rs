@@ -5,9 +5,6 @@
 //! `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) work too, and the flag
 //! wins over the variable. Credentials come from the standard chain.
 
-use std::time::Duration;
-
-use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use clap::Args;
 
@@ -103,11 +100,7 @@ impl AwsArgs {
         if let Some(e) = &self.endpoint_url {
             validate_endpoint(e)?;
         }
-        let retry = RetryConfig::standard()
-            .with_max_attempts(8)
-            .with_initial_backoff(Duration::from_millis(200))
-            .with_max_backoff(Duration::from_secs(10));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(crate::retry::sdk_retry_config());
         if let Some(p) = &self.profile {
             // As with the AWS CLI, a named profile's credentials win over
             // keys in the environment, and an unknown profile is an error

@@ -11,6 +11,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::calls::ApiCounter;
+use crate::deployment::{Deployment, DeploymentArgs};
 use crate::error::{exit_status, one_line};
 use crate::report::Report;
 
@@ -25,9 +26,42 @@ pub struct LogArgs {
     pub quiet: bool,
 }
 
+/// The flags of a converge run, flattened into every tool that converges
+/// a deployment's resources: `--client`, `--tag`, `--dry-run`.
+/// [`main`] does their ceremony once: it checks the client name (exit 2),
+/// puts the client into the report and the [`Deployment`] into the [`Run`],
+/// and makes the run read-only under `--dry-run`.
+#[derive(Args, Debug, Clone)]
+pub struct ConvergeArgs {
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
+    /// Report what would change and change nothing: only reads are sent
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--destroy`, flattened into the tools that can remove what they made.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DestroyArgs {
+    /// Remove what this tool made for the client (only resources tagged for it); with --dry-run, list what would go
+    #[arg(long)]
+    pub destroy: bool,
+}
+
 /// Flags every tool's argument struct exposes to the shared `main`.
 pub trait ToolArgs: Parser {
     fn log_args(&self) -> &LogArgs;
+
+    /// The converge flags; `None` for a tool that has its own (emr-launch,
+    /// whose client is optional).
+    fn converge(&self) -> Option<&ConvergeArgs> {
+        None
+    }
+
+    /// Whether the run is read-only.
+    fn dry_run(&self) -> bool {
+        self.converge().is_some_and(|c| c.dry_run)
+    }
 }
 
 /// One run of a tool: the report it builds and the calls it counts.
@@ -35,11 +69,23 @@ pub trait ToolArgs: Parser {
 pub struct Run {
     pub report: Report,
     pub calls: ApiCounter,
+    deployment: Option<Deployment>,
 }
 
 impl Run {
     pub fn new(tool: &'static str) -> Self {
-        Run { report: Report::new(tool), calls: ApiCounter::new() }
+        Run { report: Report::new(tool), calls: ApiCounter::new(), deployment: None }
+    }
+
+    /// The deployment of a tool with [`ConvergeArgs`], set up by [`main`].
+    pub fn deployment(&self) -> &Deployment {
+        self.deployment.as_ref().expect("a tool with ConvergeArgs (set up by common::cli::main)")
+    }
+
+    /// Sets the deployment (and the report's client).
+    pub fn set_deployment(&mut self, deployment: Deployment) {
+        self.report.client = Some(deployment.client.to_string());
+        self.deployment = Some(deployment);
     }
 
     pub fn dry_run(&self) -> bool {
@@ -111,7 +157,13 @@ where
         }
     };
     let mut run = Run::new(tool);
-    let outcome = runtime.block_on(body(args, &mut run));
+    run.set_dry_run(args.dry_run());
+    let outcome = runtime.block_on(async {
+        if let Some(c) = args.converge() {
+            run.set_deployment(Deployment::from_args(&c.deployment, tool)?);
+        }
+        body(args, &mut run).await
+    });
     let status = match &outcome {
         Ok(()) => 0,
         Err(e) => {

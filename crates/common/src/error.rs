@@ -20,14 +20,6 @@ impl fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
-/// `bail_input!("...")` returns early with a [`BadInput`] error.
-#[macro_export]
-macro_rules! bail_input {
-    ($($arg:tt)*) => {
-        return Err(::anyhow::Error::new($crate::error::BadInput(format!($($arg)*))))
-    };
-}
-
 /// Builds a [`BadInput`] error as an `anyhow::Error`.
 pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(BadInput(msg.into()))

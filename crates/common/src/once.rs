@@ -18,9 +18,10 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 
 use crate::error::{AwsResultExt, aws_error_code};
+use crate::retry::is_transient;
 
 /// Tries of an [`at_most_once`] call, as many as the SDK's own retry
-/// configuration allows (see [`crate::aws`]).
+/// configuration allows ([`crate::retry::sdk_retry_config`]).
 pub const ATTEMPTS: u32 = 8;
 const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -30,40 +31,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// .retry_config(common::once::no_retries()))`.
 pub fn no_retries() -> RetryConfig {
     RetryConfig::disabled()
-}
-
-/// Throttling codes, as the SDK's standard retry classifier knows them.
-const THROTTLING: [&str; 14] = [
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-];
-
-/// Whether the SDK would have retried this failure: throttling, a 5xx, a
-/// timeout, a connection or response failure.
-pub fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(se) => {
-            let status = se.raw().status();
-            status.is_server_error()
-                || status.as_u16() == 429
-                || aws_error_code(err)
-                    .is_some_and(|c| THROTTLING.contains(&c) || c == "RequestTimeout" || c == "RequestTimeoutException")
-        }
-        _ => false,
-    }
 }
 
 /// Sends `call` (built with [`no_retries`]) until it succeeds, at most
@@ -121,17 +88,6 @@ mod tests {
     fn answer(status: u16, code: &str) -> Err {
         let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
         SdkError::service_error(ErrorMetadata::builder().code(code).build(), raw)
-    }
-
-    #[test]
-    fn transient_failures() {
-        assert!(is_transient(&answer(500, "InternalError")));
-        assert!(is_transient(&answer(503, "RequestLimitExceeded")));
-        assert!(is_transient(&answer(400, "Throttling")));
-        assert!(is_transient(&answer(429, "ThrottlingException")));
-        assert!(is_transient(&SdkError::<ErrorMetadata, HttpResponse>::timeout_error("slow")));
-        assert!(!is_transient(&answer(400, "InvalidParameterValue")));
-        assert!(!is_transient(&answer(409, "LimitExceeded")), "a quota is not a throttle");
     }
 
     #[tokio::test(start_paused = true)]

@@ -42,11 +42,21 @@ pub struct Change {
     pub id: Option<String>,
     /// What differs, for updates: short phrases such as `"encryption"`.
     pub details: Vec<String>,
+    /// What differs in before -> after terms, where the plan knows both.
+    pub diff: Vec<AttributeChange>,
+}
+
+/// One attribute of an update, before and after (`null` for absent).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributeChange {
+    pub attribute: String,
+    pub before: Value,
+    pub after: Value,
 }
 
 impl Change {
     pub fn new(kind: &'static str, name: impl Into<String>, action: Action) -> Self {
-        Change { kind, name: name.into(), action, id: None, details: Vec::new() }
+        Change { kind, name: name.into(), action, id: None, details: Vec::new(), diff: Vec::new() }
     }
 
     pub fn with_id(mut self, id: impl Into<String>) -> Self {
@@ -59,35 +69,102 @@ impl Change {
         self
     }
 
+    /// Adds `attribute: before -> after` to the diff (and its name to the
+    /// details), for an update.
+    pub fn with_diff(
+        mut self,
+        attribute: impl Into<String>,
+        before: impl Into<Value>,
+        after: impl Into<Value>,
+    ) -> Self {
+        let attribute = attribute.into();
+        if !self.details.contains(&attribute) {
+            self.details.push(attribute.clone());
+        }
+        self.diff.push(AttributeChange { attribute, before: before.into(), after: after.into() });
+        self
+    }
+
     fn to_json(&self, dry_run: bool) -> Value {
         let mut m = Map::new();
         m.insert("kind".into(), self.kind.into());
         m.insert("name".into(), self.name.clone().into());
         m.insert("action".into(), self.action.word(dry_run).into());
-        if let Some(id) = &self.id {
-            m.insert("id".into(), id.clone().into());
+        match &self.id {
+            Some(id) => {
+                m.insert("id".into(), id.clone().into());
+            }
+            // A resource not made yet: its id exists only once it is.
+            None if self.action == Action::Create => {
+                m.insert("known_after_apply".into(), serde_json::json!(["id"]));
+            }
+            None => {}
         }
         if !self.details.is_empty() {
             m.insert("details".into(), self.details.clone().into());
+        }
+        if !self.diff.is_empty() {
+            m.insert("diff".into(), serde_json::to_value(&self.diff).unwrap_or_default());
         }
         Value::Object(m)
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    #[default]
     Info,
     Warning,
-    Error,
 }
 
 /// Something the operator should know that is not a change: a risky rule,
-/// a deprecated version, a resource left alone.
-#[derive(Debug, Clone, Serialize)]
+/// a deprecated version, a resource left alone. Made by pure code (a plan)
+/// or while working, printed once on stderr by [`Report::record`] (warnings
+/// at warning level) and listed under `findings` in the document.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
 pub struct Finding {
     pub severity: Severity,
+    /// A stable, machine-readable name for the kind of finding
+    /// (`foreign-resource`, `open-to-world`...), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
     pub message: String,
+    /// The resource it is about, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+impl Finding {
+    pub fn new(severity: Severity, message: impl Into<String>) -> Self {
+        Finding { severity, message: message.into(), ..Default::default() }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Finding::new(Severity::Warning, message)
+    }
+
+    pub fn info(message: impl Into<String>) -> Self {
+        Finding::new(Severity::Info, message)
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    pub fn about(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// Prints it on stderr: a warning at warning level, else at info.
+    fn log(&self) {
+        match self.severity {
+            Severity::Warning => tracing::warn!("{}", self.message),
+            Severity::Info => tracing::info!("{}", self.message),
+        }
+    }
 }
 
 /// A resource this run started (or found starting) and did not wait for
@@ -128,26 +205,24 @@ impl Report {
         self.outputs.insert(key.to_owned(), value.into());
     }
 
+    /// Records a finding: on stderr once, and in the document.
+    pub fn finding(&mut self, finding: Finding) {
+        finding.log();
+        self.findings.push(finding);
+    }
+
     pub fn warn(&mut self, message: impl Into<String>) {
-        let message = message.into();
-        tracing::warn!("{message}");
-        self.findings.push(Finding { severity: Severity::Warning, message });
+        self.finding(Finding::warning(message));
     }
 
     pub fn info(&mut self, message: impl Into<String>) {
-        let message = message.into();
-        tracing::info!("{message}");
-        self.findings.push(Finding { severity: Severity::Info, message });
+        self.finding(Finding::info(message));
     }
 
-    /// Records a plan's findings: each in the document and, by severity,
-    /// on stderr.
+    /// Records a plan's findings, each as [`Report::finding`] does.
     pub fn record(&mut self, findings: &[Finding]) {
         for f in findings {
-            match f.severity {
-                Severity::Info => self.info(f.message.clone()),
-                _ => self.warn(f.message.clone()),
-            }
+            self.finding(f.clone());
         }
     }
 
@@ -156,11 +231,6 @@ impl Report {
         let (name, state) = (name.into(), state.into());
         self.info(format!("not waiting for {kind} {name} ({state}, --no-wait): a later run waits for it"));
         self.pending.push(Pending { kind, name, state });
-    }
-
-    /// Number of changes that are not `unchanged`.
-    pub fn changed(&self) -> usize {
-        self.changes.iter().filter(|c| c.action.is_change()).count()
     }
 
     pub fn to_json(&self, calls: &CallCounts) -> Value {
@@ -222,5 +292,37 @@ mod tests {
             serde_json::json!([{"kind": "rds-instance", "name": "acme-analytics", "state": "creating"}])
         );
         assert!(v["findings"][0]["message"].as_str().unwrap().contains("not waiting for rds-instance acme-analytics"));
+    }
+
+    #[test]
+    fn changes_carry_diffs_and_unknown_ids() {
+        let c = Change::new("rds-instance", "acme-analytics", Action::Update).with_diff(
+            "instance class",
+            "db.t3.small",
+            "db.t3.medium",
+        );
+        let v = c.to_json(true);
+        assert_eq!(v["action"], "would-update");
+        assert_eq!(v["details"], serde_json::json!(["instance class"]));
+        assert_eq!(
+            v["diff"],
+            serde_json::json!([{"attribute": "instance class", "before": "db.t3.small", "after": "db.t3.medium"}])
+        );
+        assert!(v.get("known_after_apply").is_none(), "an update's resource has its id");
+        let v = Change::new("ec2-instance", "analytics-1", Action::Create).to_json(true);
+        assert_eq!(v["known_after_apply"], serde_json::json!(["id"]));
+        assert!(v.get("id").is_none());
+    }
+
+    #[test]
+    fn findings_carry_code_and_resource_only_when_known() {
+        let f = Finding::warning("rule open to the world").with_code("open-to-world").about("acme-analytics");
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"severity": "warning", "code": "open-to-world", "message": "rule open to the world", "resource": "acme-analytics"})
+        );
+        let v = serde_json::to_value(Finding::info("x")).unwrap();
+        assert_eq!(v, serde_json::json!({"severity": "info", "message": "x"}));
     }
 }

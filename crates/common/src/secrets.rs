@@ -1,7 +1,13 @@
-//! The secrets directory: 0700, its files 0600, each written atomically
-//! (a temporary file in the same directory, synced, then renamed), so a
-//! crash never leaves half a key. Secret values never go to stdout,
-//! stderr or logs; the report names files, not values.
+//! The secrets directory and every secret file format, in one module.
+//!
+//! The directory is 0700, its files 0600, each written atomically (a
+//! temporary file in the same directory, synced, then renamed), so a crash
+//! never leaves half a key. The formats: an IAM access key
+//! ([`AccessKeyFile`], `<user>.access-key.json`), a password (a text file of
+//! one line, [`SecretsDir::read_secret`]), a private key (PEM text), and
+//! the pipeline's database credentials ([`DbCredentials`]). Values are held
+//! in [`Secret`], whose `Debug` and `Display` print `<redacted>`, so no log
+//! line, error or report can show one; the report names files, not values.
 
 use std::fs;
 use std::io::Write;
@@ -10,6 +16,82 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::bad_input;
+
+/// A secret value. Printing it, in any form, shows `<redacted>`; only
+/// [`Secret::expose`] gives the value, where it is sent or written.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// An IAM user's access key as mk-iam keeps it and mk-config reads it:
+/// `{"user": ..., "access_key_id": ..., "secret_access_key": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyFile {
+    pub user: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+}
+
+impl AccessKeyFile {
+    /// The file that holds a user's key: `<user>.access-key.json`.
+    pub fn file_name(user: &str) -> String {
+        format!("{user}.access-key.json")
+    }
+}
+
+/// A pipeline credentials file (`edxanalytics_creds`, `edxapp_creds`):
+/// `{"host": ..., "port": "3306", "username": ..., "password": ...}`. The
+/// port is a string, as the pipeline reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbCredentials {
+    pub host: String,
+    pub port: String,
+    pub username: String,
+    pub password: Secret,
+}
+
+/// Parses a secret JSON file. serde's message may quote a value (a
+/// secret), so the error says only where the file is wrong.
+pub fn parse_json<T: DeserializeOwned>(text: &str, path: &Path, what: &str) -> anyhow::Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        bad_input(format!(
+            "{} is not {what} (line {}, column {}): fix or remove it",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
 
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Secrets")]
@@ -93,6 +175,32 @@ impl SecretsDir {
         Ok(target)
     }
 
+    /// Reads a JSON secret file (`what` names its format in errors), `None`
+    /// when there is none; a malformed one is bad input.
+    pub fn read_json<T: DeserializeOwned>(&self, name: &str, what: &str) -> anyhow::Result<Option<T>> {
+        match self.read(name)? {
+            None => Ok(None),
+            Some(text) => parse_json(&text, &self.file(name), what).map(Some),
+        }
+    }
+
+    /// Writes a JSON secret file (pretty, with a final newline).
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> anyhow::Result<PathBuf> {
+        let mut body = serde_json::to_vec_pretty(value)?;
+        body.push(b'\n');
+        self.write(name, &body)
+    }
+
+    /// Reads a one-line secret (a password), trailing newline removed.
+    pub fn read_secret(&self, name: &str) -> anyhow::Result<Option<Secret>> {
+        Ok(self.read(name)?.map(|t| Secret::new(t.trim_end_matches(['\r', '\n']))))
+    }
+
+    /// Writes a one-line secret, with a final newline.
+    pub fn write_secret(&self, name: &str, secret: &Secret) -> anyhow::Result<PathBuf> {
+        self.write(name, format!("{}\n", secret.expose()).as_bytes())
+    }
+
     /// Removes a file; a missing one is fine.
     pub fn remove(&self, name: &str) -> anyhow::Result<()> {
         match fs::remove_file(self.file(name)) {
@@ -121,6 +229,36 @@ mod tests {
         assert_eq!(fs::read_dir(s.path()).unwrap().count(), 1, "no temporary file left");
         s.remove("k").unwrap();
         s.remove("k").unwrap();
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
+        let k = AccessKeyFile { user: "u".into(), access_key_id: "AKIA1".into(), secret_access_key: s.clone() };
+        assert!(!format!("{k:?}").contains("hunter2"));
+        let c = DbCredentials { host: "h".into(), port: "3306".into(), username: "a".into(), password: s };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = SecretsDir::new(t.path().join("s"));
+        let k = AccessKeyFile { user: "u".into(), access_key_id: "AKIA1".into(), secret_access_key: Secret::new("x") };
+        let p = dir.write_json(&AccessKeyFile::file_name("u"), &k).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+        assert_eq!(v, serde_json::json!({"user": "u", "access_key_id": "AKIA1", "secret_access_key": "x"}));
+        assert_eq!(dir.read_json::<AccessKeyFile>("u.access-key.json", "an access key file").unwrap(), Some(k));
+        dir.write_secret("pw", &Secret::new("p'a\"ss")).unwrap();
+        assert_eq!(fs::read_to_string(dir.file("pw")).unwrap(), "p'a\"ss\n");
+        assert_eq!(dir.read_secret("pw").unwrap().unwrap().expose(), "p'a\"ss");
+        assert_eq!(dir.read_secret("none").unwrap(), None);
+        fs::write(dir.file("bad.json"), r#"{"user": "u", "access_key_id": 1, "secret_access_key": "leaked"}"#).unwrap();
+        let e = dir.read_json::<AccessKeyFile>("bad.json", "an access key file").unwrap_err();
+        assert_eq!(crate::error::exit_status(&e), 2);
+        assert!(e.to_string().contains("is not an access key file (line 1"), "{e}");
+        assert!(!e.to_string().contains("leaked"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Serialize;
 use anyhow::Context as _;
 use common::aws::validate_region;
 use common::error::bad_input;
-use common::{Finding, Severity};
+use common::Finding;
 
 use crate::vars::{
     ActionOnFailure, ConfigurationVar, EmrVars, Flag, InstanceFleetVar, InstanceGroupVar, Int, Market, StepType,
@@ -264,10 +264,10 @@ struct Notes(Vec<Finding>);
 
 impl Notes {
     fn warn(&mut self, message: String) {
-        self.0.push(Finding { severity: Severity::Warning, message });
+        self.0.push(Finding::warning(message));
     }
     fn info(&mut self, message: String) {
-        self.0.push(Finding { severity: Severity::Info, message });
+        self.0.push(Finding::info(message));
     }
 }
 

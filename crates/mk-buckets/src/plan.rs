@@ -80,9 +80,9 @@ fn ensure_bucket(d: &Deployment, spec: &BucketSpec, o: &ObservedBucket, findings
                     .filter_map(|(m, s)| m.then_some(s))
                     .collect();
             msg.push_str(&format!("; it lacks {}", missing.join(" and ")));
-            findings.push(Finding { severity: Severity::Warning, message: msg });
+            findings.push(Finding::new(Severity::Warning, msg));
         } else {
-            findings.push(Finding { severity: Severity::Info, message: msg });
+            findings.push(Finding::new(Severity::Info, msg));
         }
         return step(Action::Unchanged, vec![]);
     }
@@ -122,10 +122,10 @@ fn destroy_bucket(
         return None;
     }
     if !d.owns(pairs(&o.tags)) {
-        findings.push(Finding {
-            severity: Severity::Info,
-            message: format!("bucket {} was not created by mk-buckets for {}: left alone", spec.name, d.client),
-        });
+        findings.push(Finding::new(
+            Severity::Info,
+            format!("bucket {} was not created by mk-buckets for {}: left alone", spec.name, d.client),
+        ));
         return None;
     }
     let mut ops = Vec::new();

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{Action, Change, Deployment, Finding, Severity, WaitState};
+use common::{Action, Change, Deployment, Finding, WaitState};
 
 use crate::desired::{Desired, HostSpec, ImageChoice, KeyPairSpec, KeySource, Role, TAG_PRIVATE_KEY, TAG_ROLE};
 
@@ -317,11 +317,11 @@ impl Plan {
 }
 
 fn warning(message: String) -> Finding {
-    Finding { severity: Severity::Warning, message }
+    Finding::warning(message)
 }
 
 fn info(message: String) -> Finding {
-    Finding { severity: Severity::Info, message }
+    Finding::info(message)
 }
 
 /// The tags a key pair gets when mk-ec2 imports it.
@@ -1097,7 +1097,7 @@ mod tests {
         assert_eq!(actions(&p)[..2], ["ec2-key-pair acme-analytics updated", "ec2-key-pair acme-director updated"]);
         assert_eq!(p.key_pairs[0].change.details, ["replaced: no private key"]);
         let warnings: Vec<&str> =
-            p.findings.iter().filter(|f| f.severity == Severity::Warning).map(|f| f.message.as_str()).collect();
+            p.findings.iter().filter(|f| f.severity == common::Severity::Warning).map(|f| f.message.as_str()).collect();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("acme-analytics.pem was never stored"), "{}", warnings[0]);
         assert!(warnings[0].contains("deleted and made again"), "{}", warnings[0]);

@@ -245,7 +245,7 @@ fn other_client<'a>(d: &Deployment, tags: &'a [(String, String)]) -> Option<&'a 
 }
 
 fn warn(findings: &mut Vec<Finding>, message: String) {
-    findings.push(Finding { severity: Severity::Warning, message });
+    findings.push(Finding::warning(message));
 }
 
 /// Notes about what the version and instance type allow.
@@ -267,14 +267,14 @@ fn feature_findings(version: &EngineVersion, instance_type: &str, features: &Fea
         missing.push("node-to-node encryption");
     }
     if !missing.is_empty() {
-        out.push(Finding {
-            severity: Severity::Info,
-            message: format!(
+        out.push(Finding::new(
+            Severity::Info,
+            format!(
                 "{version} on {instance_type} does not support {}: a current version on t3.small.search \
                  or larger gets it",
                 missing.join(" or ")
             ),
-        });
+        ));
     }
 }
 
@@ -356,10 +356,10 @@ pub fn plan_destroy(d: &Deployment, name: &str, observed: Option<&ObservedDomain
     let mut plan = Plan::default();
     let Some(o) = observed else { return plan };
     if !d.owns(pairs(&o.tags)) {
-        plan.findings.push(Finding {
-            severity: Severity::Info,
-            message: format!("domain {name} was not created by mk-es for {}: left alone", d.client),
-        });
+        plan.findings.push(Finding::new(
+            Severity::Info,
+            format!("domain {name} was not created by mk-es for {}: left alone", d.client),
+        ));
         return plan;
     }
     plan.change = Some(Change::new(KIND, name, Action::Delete).with_id(&o.arn));

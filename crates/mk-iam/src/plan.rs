@@ -219,7 +219,7 @@ impl Plan {
     }
 
     fn finding(&mut self, severity: Severity, message: String) {
-        self.findings.push(Finding { severity, message });
+        self.findings.push(Finding::new(severity, message));
     }
 
     /// A same-name resource without the client's tag.

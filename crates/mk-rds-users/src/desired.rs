@@ -182,12 +182,11 @@ pub fn from_args(args: &Args) -> anyhow::Result<Desired> {
     let desired = if args.analytics {
         let charset = args.charset.server_name();
         if args.charset == Charset::Utf8 {
-            findings.push(Finding {
-                severity: Severity::Warning,
-                message: "--charset utf8 is utf8mb3, a deprecated 3-byte encoding that cannot store every character \
-                          (emoji, some CJK); utf8mb4 is the default"
-                    .into(),
-            });
+            findings.push(Finding::new(
+                Severity::Warning,
+                "--charset utf8 is utf8mb3, a deprecated 3-byte encoding that cannot store every character \
+                          (emoji, some CJK); utf8mb4 is the default",
+            ));
         }
         let databases: Vec<DatabaseSpec> = [
             (DbRole::Dashboard, &args.dashboard_db),

@@ -84,14 +84,14 @@ fn database_step(db: &DatabaseSpec, observed: &Observed, findings: &mut Vec<Find
         Some(cs) => {
             // ALTER DATABASE sets the default for new tables; converting
             // existing tables rewrites them, which is the operator's call.
-            findings.push(Finding {
-                severity: Severity::Warning,
-                message: format!(
+            findings.push(Finding::new(
+                Severity::Warning,
+                format!(
                     "database {} had character set {cs}: its default becomes {}, but tables it already holds keep \
                      theirs (convert them with ALTER TABLE … CONVERT TO CHARACTER SET {} if needed)",
                     db.name, db.charset, db.charset
                 ),
-            });
+            ));
             Step::new(
                 change(Action::Update).with_details(vec![format!("character set {cs} -> {}", db.charset)]),
                 vec![sql::alter_database_charset(&db.name, db.charset)],
@@ -164,13 +164,13 @@ fn user_steps(
         return (vec![user_step, step], Some(password));
     }
     if pw.known.is_none() {
-        findings.push(Finding {
-            severity: Severity::Warning,
-            message: format!(
+        findings.push(Finding::new(
+            Severity::Warning,
+            format!(
                 "user {name} exists but its password file {location} does not: its password is left as it is and \
                  no credentials file is written for it; re-run with --rotate to set a new one"
             ),
-        });
+        ));
     }
     (vec![user_step, Step::new(pw_change(Action::Unchanged), vec![])], pw.known.clone())
 }
@@ -265,14 +265,14 @@ pub fn plan(
         let have = observed.grants.get(&user.account);
         if let Some(g) = have.filter(|g| !g.not_understood.is_empty()) {
             let heads: Vec<&str> = g.not_understood.iter().map(|l| grant_line_head(l)).collect();
-            plan.findings.push(Finding {
-                severity: Severity::Warning,
-                message: format!(
+            plan.findings.push(Finding::new(
+                Severity::Warning,
+                format!(
                     "SHOW GRANTS for {} printed lines this tool does not understand, left as they are: {}",
                     user.account,
                     heads.join("; ")
                 ),
-            });
+            ));
         }
         plan.steps.extend(grant_steps(user, if exists { have } else { None }, d));
     }

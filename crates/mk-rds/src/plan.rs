@@ -4,7 +4,7 @@
 use common::deployment::TAG_CLIENT;
 use common::error::bad_input;
 use common::wait::WaitState;
-use common::{Action, Change, Deployment, Finding, Severity};
+use common::{Action, Change, Deployment, Finding};
 
 use crate::desired::{DesiredInstance, ENGINE, STORAGE_TYPE};
 
@@ -137,11 +137,11 @@ pub struct Plan {
 
 impl Plan {
     fn warn(&mut self, message: String) {
-        self.findings.push(Finding { severity: Severity::Warning, message });
+        self.findings.push(Finding::warning(message));
     }
 
     fn info(&mut self, message: String) {
-        self.findings.push(Finding { severity: Severity::Info, message });
+        self.findings.push(Finding::info(message));
     }
 
     pub fn creates_instance(&self) -> bool {
@@ -686,7 +686,7 @@ mod tests {
         let p = plan_ensure(&d(), &want(), &o).unwrap();
         assert!(p.steps[1].ops.is_empty());
         assert_eq!(p.findings.len(), 3, "{:?}", p.findings);
-        assert!(p.findings.iter().all(|f| f.severity == Severity::Warning));
+        assert!(p.findings.iter().all(|f| f.severity == common::Severity::Warning));
     }
 
     #[test]

@@ -142,14 +142,14 @@ fn ensure_group(d: &Deployment, spec: &GroupSpec, g: Option<&ObservedGroup>, pla
         } else {
             "not created by mk-sg for this client"
         };
-        plan.findings.push(Finding {
-            severity: Severity::Info,
-            message: format!(
+        plan.findings.push(Finding::new(
+            Severity::Info,
+            format!(
                 "security group {} ({}) exists ({why}): adopted; its missing rules are added, and this \
                  client's destroy keeps it",
                 spec.name, g.id
             ),
-        });
+        ));
         plan.steps.push(Step { op: None, changes: vec![change(Action::Unchanged).with_id(&g.id)] });
         return;
     }
@@ -176,16 +176,18 @@ fn world_open_findings(name: &str, g: &ObservedGroup, names: &Names<'_>) -> Vec<
                 .filter(|(p, _)| r.rule.opens_tcp(*p))
                 .map(|(_, s)| s)
                 .collect();
-            (!ports.is_empty()).then(|| Finding {
-                severity: Severity::Warning,
-                message: format!(
-                    "security group {name} ({}) has a rule [{}] that opens port {} to the whole internet; \
+            (!ports.is_empty()).then(|| {
+                Finding::new(
+                    Severity::Warning,
+                    format!(
+                        "security group {name} ({}) has a rule [{}] that opens port {} to the whole internet; \
                      mk-sg did not add it and leaves it in place: Jenkins has no authentication and SSH must \
                      come from the director group, so revoke it and reach Jenkins through an SSH tunnel",
-                    g.id,
-                    names.rule(name, "ingress", &r.rule),
-                    ports.join(" and ")
-                ),
+                        g.id,
+                        names.rule(name, "ingress", &r.rule),
+                        ports.join(" and ")
+                    ),
+                )
             })
         })
         .collect()
@@ -279,14 +281,14 @@ fn ensure(d: &Deployment, desired: &Desired, o: &Observed) -> Plan {
     if desired.admin_open_to_world() {
         plan.findings.insert(
             0,
-            Finding {
-                severity: Severity::Warning,
-                message: format!(
+            Finding::new(
+                Severity::Warning,
+                format!(
                     "SSH (22) to {} is open to the whole internet: pass --admin-cidr with the range operators \
                      connect from",
                     desired.name(GroupRole::Director)
                 ),
-            },
+            ),
         );
     }
     plan
@@ -307,14 +309,14 @@ fn deletable(
     for spec in &desired.groups {
         let Some(g) = found.get(&spec.role) else { continue };
         if !created_by_us(d, g) {
-            findings.push(Finding {
-                severity: Severity::Info,
-                message: format!(
+            findings.push(Finding::new(
+                Severity::Info,
+                format!(
                     "security group {} ({}) was not created by mk-sg for {}: kept; only this client's rules \
                      are removed",
                     g.name, g.id, d.client
                 ),
-            });
+            ));
             continue;
         }
         match (o.in_use.get(&g.id), spec.role.is_shared()) {
@@ -325,10 +327,10 @@ fn deletable(
                 g.id,
                 enis.join(", ")
             ),
-            (Some(enis), true) if !enis.is_empty() => findings.push(Finding {
-                severity: Severity::Info,
-                message: format!("security group {} ({}) is kept: {} use it", g.name, g.id, enis.join(", ")),
-            }),
+            (Some(enis), true) if !enis.is_empty() => findings.push(Finding::new(
+                Severity::Info,
+                format!("security group {} ({}) is kept: {} use it", g.name, g.id, enis.join(", ")),
+            )),
             _ => {
                 doomed.insert(&g.id);
             }
@@ -355,10 +357,10 @@ fn deletable(
         let Some((id, g)) = keeper else { break };
         doomed.remove(id);
         let name = o.groups.iter().find(|x| x.id == id).map(|x| x.name.as_str()).unwrap_or(id);
-        findings.push(Finding {
-            severity: Severity::Info,
-            message: format!("security group {name} ({id}) is kept: rules of {} ({}) refer to it", g.name, g.id),
-        });
+        findings.push(Finding::new(
+            Severity::Info,
+            format!("security group {name} ({id}) is kept: rules of {} ({}) refer to it", g.name, g.id),
+        ));
     }
     // In creation order, reversed.
     Ok(desired

@@ -148,14 +148,14 @@ fn ensure_gateway(
     if let Some(g) = gateways.iter().find(|g| g.attached_to.iter().any(|v| v == vpc_id)) {
         let ours = d.owns(pairs(&g.tags));
         if !ours {
-            findings.push(Finding {
-                severity: Severity::Info,
-                message: format!(
+            findings.push(Finding::new(
+                Severity::Info,
+                format!(
                     "internet gateway {} of {vpc_id} was not created by mk-vpc for {}: adopted as it is; \
                      destroy leaves it and its routes",
                     g.id, d.client
                 ),
-            });
+            ));
         }
         let missing = d.missing_tags(pairs(&g.tags));
         let step = if ours && !missing.is_empty() {
@@ -231,15 +231,15 @@ fn ensure(d: &Deployment, desired: &Desired, vpc: &ObservedVpc, o: &Observed) ->
             (Some(target), GatewayRef::Existing(id)) if target == id => {
                 plan.steps.push(Step { change: change(Action::Unchanged).with_id(id), ops: vec![] });
             }
-            (Some(target), _) => plan.findings.push(Finding {
-                severity: Severity::Warning,
-                message: format!(
+            (Some(target), _) => plan.findings.push(Finding::new(
+                Severity::Warning,
+                format!(
                     "route table {} sends {ANYWHERE} to {target}, not to the internet gateway: left as it is \
                      (mk-vpc never overwrites a route); EMR needs a route to the internet, so point it to the \
                      gateway or check that {target} reaches the internet",
                     t.id
                 ),
-            }),
+            )),
         }
     }
     plan.gateway = Some(gateway);
@@ -248,23 +248,23 @@ fn ensure(d: &Deployment, desired: &Desired, vpc: &ObservedVpc, o: &Observed) ->
 
 fn destroy(d: &Deployment, vpc: &ObservedVpc, o: &Observed) -> Plan {
     let mut plan = Plan { vpc_id: vpc.id.clone(), ..Default::default() };
-    plan.findings.push(Finding {
-        severity: Severity::Info,
-        message: format!("DNS support and DNS hostnames stay enabled on {}: destroy never turns them off", vpc.id),
-    });
+    plan.findings.push(Finding::new(
+        Severity::Info,
+        format!("DNS support and DNS hostnames stay enabled on {}: destroy never turns them off", vpc.id),
+    ));
     for g in o.gateways.iter().filter(|g| d.owns(pairs(&g.tags))) {
         let here = g.attached_to.iter().any(|v| v == &vpc.id);
         if !here && !g.attached_to.is_empty() {
-            plan.findings.push(Finding {
-                severity: Severity::Info,
-                message: format!(
+            plan.findings.push(Finding::new(
+                Severity::Info,
+                format!(
                     "internet gateway {} of {} is attached to {}, not to {}: left alone",
                     g.id,
                     d.client,
                     g.attached_to.join(", "),
                     vpc.id
                 ),
-            });
+            ));
             continue;
         }
         // A route has no tags: it is ours when it goes to our gateway.
