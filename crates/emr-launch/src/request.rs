@@ -11,9 +11,9 @@ use aws_sdk_emr::types as emr;
 use serde::Serialize;
 
 use anyhow::Context as _;
+use common::Finding;
 use common::aws::validate_region;
 use common::error::bad_input;
-use common::Finding;
 
 use crate::vars::{
     ActionOnFailure, ConfigurationVar, EmrVars, Flag, InstanceFleetVar, InstanceGroupVar, Int, Market, StepType,

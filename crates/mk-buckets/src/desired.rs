@@ -107,7 +107,7 @@ pub fn validate_principal_arn(arn: &str) -> anyhow::Result<()> {
 pub fn buckets(args: &Args, d: &Deployment) -> anyhow::Result<Vec<BucketSpec>> {
     let mut out = Vec::new();
     for role in BucketRole::ALL {
-        let wanted = args.destroy
+        let wanted = args.destroy()
             || match role {
                 BucketRole::EmrLogs => args.separate_logs,
                 BucketRole::Hadoop => args.separate_hadoop,
@@ -140,7 +140,7 @@ pub fn buckets(args: &Args, d: &Deployment) -> anyhow::Result<Vec<BucketSpec>> {
 pub fn grades(args: &Args, d: &Deployment) -> anyhow::Result<Option<GradesStatement>> {
     let Some(bucket) = &args.grades_bucket else { return Ok(None) };
     validate_bucket_name(bucket)?;
-    let principal = match (&args.edxapp_user_arn, args.destroy) {
+    let principal = match (&args.edxapp_user_arn, args.destroy()) {
         (Some(arn), _) => {
             validate_principal_arn(arn)?;
             Some(arn.clone())
@@ -162,7 +162,7 @@ mod tests {
         let mut v = vec!["mk-buckets", "--client", "acme"];
         v.extend_from_slice(extra);
         let a = Args::try_parse_from(v).unwrap();
-        let d = Deployment::from_args(&a.deployment, "mk-buckets").unwrap();
+        let d = Deployment::from_args(&a.converge.deployment, "mk-buckets").unwrap();
         (a, d)
     }
 

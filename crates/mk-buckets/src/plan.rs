@@ -37,18 +37,25 @@ pub enum BucketOp {
     DeletePolicy,
 }
 
-/// One resource's change and the calls that make it.
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub change: Change,
+/// One call on one bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Op {
     pub bucket: String,
-    pub ops: Vec<BucketOp>,
+    pub call: BucketOp,
 }
 
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub steps: Vec<Step>,
-    pub findings: Vec<Finding>,
+pub type Step = common::Step<Op>;
+pub type Plan = common::Plan<Op>;
+
+/// The buckets' phase: the policy statement goes after them (before them
+/// on destroy, the reverse order of creation).
+const BUCKETS: u8 = 0;
+const STATEMENT_ENSURE: u8 = 1;
+const STATEMENT_DESTROY: u8 = 0;
+const BUCKETS_DESTROY: u8 = 1;
+
+fn on(bucket: &str, calls: Vec<BucketOp>) -> Vec<Op> {
+    calls.into_iter().map(|call| Op { bucket: bucket.to_owned(), call }).collect()
 }
 
 fn pairs(tags: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> + Clone {
@@ -60,10 +67,9 @@ fn arn(bucket: &str) -> String {
 }
 
 fn ensure_bucket(d: &Deployment, spec: &BucketSpec, o: &ObservedBucket, findings: &mut Vec<Finding>) -> Step {
-    let step = |action, ops| Step {
-        change: Change::new("s3-bucket", &spec.name, action).with_id(arn(&spec.name)),
-        bucket: spec.name.clone(),
-        ops,
+    let step = |action, ops| {
+        Step::new(Change::new("s3-bucket", &spec.name, action).with_id(arn(&spec.name)), on(&spec.name, ops))
+            .in_phase(BUCKETS)
     };
     if !o.exists {
         // Tag right after creating, so an interrupted run leaves a bucket
@@ -107,7 +113,7 @@ fn ensure_bucket(d: &Deployment, spec: &BucketSpec, o: &ObservedBucket, findings
     }
     let action = if ops.is_empty() { Action::Unchanged } else { Action::Update };
     let mut s = step(action, ops);
-    s.change = s.change.with_details(details);
+    s.changes[0].details = details;
     s
 }
 
@@ -133,11 +139,10 @@ fn destroy_bucket(
         ops.push(BucketOp::DeleteObjects);
     }
     ops.push(BucketOp::DeleteBucket);
-    Some(Step {
-        change: Change::new("s3-bucket", &spec.name, Action::Delete).with_id(arn(&spec.name)),
-        bucket: spec.name.clone(),
-        ops,
-    })
+    Some(
+        Step::new(Change::new("s3-bucket", &spec.name, Action::Delete).with_id(arn(&spec.name)), on(&spec.name, ops))
+            .in_phase(BUCKETS_DESTROY),
+    )
 }
 
 fn grades_step(g: &GradesStatement, existing: Option<&serde_json::Value>, destroy: bool) -> Option<Step> {
@@ -162,7 +167,8 @@ fn grades_step(g: &GradesStatement, existing: Option<&serde_json::Value>, destro
         PolicyPlan::Delete => vec![BucketOp::DeletePolicy],
     };
     let action = if ops.is_empty() { Action::Unchanged } else { action };
-    Some(Step { change: Change::new("s3-bucket-policy-statement", name, action), bucket: g.bucket.clone(), ops })
+    let phase = if destroy { STATEMENT_DESTROY } else { STATEMENT_ENSURE };
+    Some(Step::new(Change::new("s3-bucket-policy-statement", name, action), on(&g.bucket, ops)).in_phase(phase))
 }
 
 pub fn plan(
@@ -187,7 +193,6 @@ pub fn plan(
                 full.join(", ")
             )));
         }
-        // The statement goes first: reverse order of creation.
         plan.steps.extend(grades.and_then(|g| grades_step(g, observed.grades_policy.as_ref(), true)));
         for (spec, o) in buckets.iter().zip(&observed.buckets) {
             plan.steps.extend(destroy_bucket(d, spec, o, force, &mut plan.findings));
@@ -216,6 +221,10 @@ mod tests {
         BucketSpec { role: BucketRole::Emr, name: name.into() }
     }
 
+    fn calls(s: &Step) -> Vec<BucketOp> {
+        s.ops.iter().map(|o| o.call.clone()).collect()
+    }
+
     fn ours() -> ObservedBucket {
         ObservedBucket {
             exists: true,
@@ -240,17 +249,17 @@ mod tests {
     #[test]
     fn missing_bucket_is_created_tagged_first() {
         let p = one(ObservedBucket::default(), false, false).unwrap();
-        assert_eq!(p.steps[0].change.action, Action::Create);
-        assert_eq!(p.steps[0].ops[0], BucketOp::Create);
-        assert!(matches!(p.steps[0].ops[1], BucketOp::Tag(_)));
-        assert!(p.steps[0].ops.contains(&BucketOp::BlockPublicAccess));
-        assert!(p.steps[0].ops.contains(&BucketOp::Encrypt));
+        assert_eq!(p.steps[0].change().action, Action::Create);
+        assert_eq!(calls(&p.steps[0])[0], BucketOp::Create);
+        assert!(matches!(calls(&p.steps[0])[1], BucketOp::Tag(_)));
+        assert!(calls(&p.steps[0]).contains(&BucketOp::BlockPublicAccess));
+        assert!(calls(&p.steps[0]).contains(&BucketOp::Encrypt));
     }
 
     #[test]
     fn converged_bucket_is_unchanged() {
         let p = one(ours(), false, false).unwrap();
-        assert_eq!(p.steps[0].change.action, Action::Unchanged);
+        assert_eq!(p.steps[0].change().action, Action::Unchanged);
         assert!(p.steps[0].ops.is_empty());
     }
 
@@ -261,9 +270,9 @@ mod tests {
         o.tags = vec![("analytics:client".into(), "acme".into()), ("cost-center".into(), "42".into())];
         let p = one(o, false, false).unwrap();
         let s = &p.steps[0];
-        assert_eq!(s.change.action, Action::Update);
-        assert!(s.ops.contains(&BucketOp::Encrypt));
-        let BucketOp::Tag(t) = &s.ops[0] else { panic!("{:?}", s.ops) };
+        assert_eq!(s.change().action, Action::Update);
+        assert!(calls(s).contains(&BucketOp::Encrypt));
+        let BucketOp::Tag(t) = &calls(s)[0] else { panic!("{:?}", s.ops) };
         assert!(t.contains(&("cost-center".into(), "42".into())));
         assert!(t.contains(&("analytics:managed-by".into(), "mk-buckets".into())));
     }
@@ -272,7 +281,7 @@ mod tests {
     fn foreign_bucket_is_adopted_untouched() {
         let o = ObservedBucket { exists: true, ..Default::default() };
         let p = one(o.clone(), false, false).unwrap();
-        assert_eq!(p.steps[0].change.action, Action::Unchanged);
+        assert_eq!(p.steps[0].change().action, Action::Unchanged);
         assert!(p.steps[0].ops.is_empty());
         assert_eq!(p.findings[0].severity, Severity::Warning);
         let p = one(o, true, true).unwrap();
@@ -286,7 +295,7 @@ mod tests {
         let e = one(o.clone(), true, false).unwrap_err();
         assert!(e.to_string().contains("acme-analytics-emr"));
         let p = one(o, true, true).unwrap();
-        assert_eq!(p.steps[0].ops, vec![BucketOp::DeleteObjects, BucketOp::DeleteBucket]);
+        assert_eq!(calls(&p.steps[0]), vec![BucketOp::DeleteObjects, BucketOp::DeleteBucket]);
     }
 
     #[test]
@@ -297,14 +306,14 @@ mod tests {
             sid: "AnalyticsGradesDownloadAcme".into(),
         };
         let s = grades_step(&g, None, false).unwrap();
-        assert_eq!(s.change.action, Action::Create);
-        let BucketOp::PutPolicy(doc) = &s.ops[0] else { panic!() };
+        assert_eq!(s.change().action, Action::Create);
+        let BucketOp::PutPolicy(doc) = &calls(&s)[0] else { panic!() };
         let s = grades_step(&g, Some(doc), false).unwrap();
-        assert_eq!(s.change.action, Action::Unchanged);
+        assert_eq!(s.change().action, Action::Unchanged);
         let foreign = json!({"Version": "2012-10-17", "Statement": [{"Sid": "X", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::edx/pub/*"}]});
-        assert_eq!(grades_step(&g, Some(&foreign), false).unwrap().change.action, Action::Create);
+        assert_eq!(grades_step(&g, Some(&foreign), false).unwrap().change().action, Action::Create);
         assert!(grades_step(&g, Some(&foreign), true).is_none());
         let s = grades_step(&g, Some(doc), true).unwrap();
-        assert_eq!(s.ops, vec![BucketOp::DeletePolicy]);
+        assert_eq!(calls(&s), vec![BucketOp::DeletePolicy]);
     }
 }

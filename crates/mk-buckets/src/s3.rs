@@ -8,11 +8,12 @@ use aws_sdk_s3::types::{
     Tag, Tagging,
 };
 use common::error::bad_input;
-use common::{AwsResultExt, Report, aws_error_code};
+use common::retry::eventually;
+use common::{AwsResultExt, aws_error_code};
 use futures::future::try_join_all;
 
 use crate::desired::{BucketSpec, GradesStatement};
-use crate::plan::{BucketOp, Observed, ObservedBucket, Plan, Step};
+use crate::plan::{BucketOp, Observed, ObservedBucket, Op};
 
 /// Whether a bucket exists and is ours to use (HeadBucket: 404 none, 403
 /// someone else's).
@@ -143,10 +144,8 @@ async fn create(s3: &Client, region: &str, bucket: &str) -> anyhow::Result<()> {
 
 async fn tag(s3: &Client, bucket: &str, tags: &[(String, String)]) -> anyhow::Result<()> {
     let tag_set = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<Vec<_>, _>>()?;
-    s3.put_bucket_tagging()
-        .bucket(bucket)
-        .tagging(Tagging::builder().set_tag_set(Some(tag_set)).build()?)
-        .send()
+    let tagging = Tagging::builder().set_tag_set(Some(tag_set)).build()?;
+    eventually(|| s3.put_bucket_tagging().bucket(bucket).tagging(tagging.clone()).send())
         .await
         .aws_context(format!("tagging bucket {bucket}"))?;
     Ok(())
@@ -159,10 +158,7 @@ async fn block_public_access(s3: &Client, bucket: &str) -> anyhow::Result<()> {
         .block_public_policy(true)
         .restrict_public_buckets(true)
         .build();
-    s3.put_public_access_block()
-        .bucket(bucket)
-        .public_access_block_configuration(all)
-        .send()
+    eventually(|| s3.put_public_access_block().bucket(bucket).public_access_block_configuration(all.clone()).send())
         .await
         .aws_context(format!("blocking public access to {bucket}"))?;
     Ok(())
@@ -175,12 +171,12 @@ async fn encrypt(s3: &Client, bucket: &str) -> anyhow::Result<()> {
         )
         .bucket_key_enabled(true)
         .build();
-    s3.put_bucket_encryption()
-        .bucket(bucket)
-        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build()?)
-        .send()
-        .await
-        .aws_context(format!("setting default encryption on {bucket}"))?;
+    let config = ServerSideEncryptionConfiguration::builder().rules(rule).build()?;
+    eventually(|| {
+        s3.put_bucket_encryption().bucket(bucket).server_side_encryption_configuration(config.clone()).send()
+    })
+    .await
+    .aws_context(format!("setting default encryption on {bucket}"))?;
     Ok(())
 }
 
@@ -214,8 +210,10 @@ async fn delete_objects(s3: &Client, bucket: &str) -> anyhow::Result<()> {
     }
 }
 
-async fn apply_op(s3: &Client, region: &str, bucket: &str, op: &BucketOp) -> anyhow::Result<()> {
-    match op {
+/// Sends one planned call.
+pub async fn apply_op(s3: &Client, region: &str, op: &Op) -> anyhow::Result<()> {
+    let bucket = op.bucket.as_str();
+    match &op.call {
         BucketOp::Create => create(s3, region, bucket).await,
         BucketOp::Tag(tags) => tag(s3, bucket, tags).await,
         BucketOp::BlockPublicAccess => block_public_access(s3, bucket).await,
@@ -224,11 +222,7 @@ async fn apply_op(s3: &Client, region: &str, bucket: &str, op: &BucketOp) -> any
         BucketOp::DeleteBucket => {
             s3.delete_bucket().bucket(bucket).send().await.map(|_| ()).aws_context(format!("deleting bucket {bucket}"))
         }
-        BucketOp::PutPolicy(doc) => s3
-            .put_bucket_policy()
-            .bucket(bucket)
-            .policy(doc.to_string())
-            .send()
+        BucketOp::PutPolicy(doc) => eventually(|| s3.put_bucket_policy().bucket(bucket).policy(doc.to_string()).send())
             .await
             .map(|_| ())
             .aws_context(format!("putting the policy of {bucket}")),
@@ -240,40 +234,4 @@ async fn apply_op(s3: &Client, region: &str, bucket: &str, op: &BucketOp) -> any
             .map(|_| ())
             .aws_context(format!("deleting the policy of {bucket}")),
     }
-}
-
-async fn apply_step(s3: &Client, region: &str, step: &Step) -> anyhow::Result<()> {
-    for op in &step.ops {
-        apply_op(s3, region, &step.bucket, op).await?;
-    }
-    if step.change.action.is_change() {
-        tracing::info!("{} {} {}", step.change.action.word(false), step.change.kind, step.change.name);
-    }
-    Ok(())
-}
-
-/// Performs the plan: buckets concurrently, each one's calls in order; the
-/// policy statement after the buckets (before them on destroy). Every step
-/// that finished is in the report, even when another failed.
-pub async fn apply(s3: &Client, region: &str, plan: &Plan, report: &mut Report) -> anyhow::Result<()> {
-    let (statements, buckets): (Vec<&Step>, Vec<&Step>) =
-        plan.steps.iter().partition(|s| s.change.kind == "s3-bucket-policy-statement");
-    let destroy = plan.steps.iter().any(|s| s.change.action == common::Action::Delete);
-    let phases = if destroy { [statements, buckets] } else { [buckets, statements] };
-    for phase in phases {
-        let results = futures::future::join_all(phase.iter().map(|s| apply_step(s3, region, s))).await;
-        let mut first_err = None;
-        for (step, r) in phase.iter().zip(results) {
-            match r {
-                Ok(()) => report.change(step.change.clone()),
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = first_err {
-            return Err(e);
-        }
-    }
-    Ok(())
 }
