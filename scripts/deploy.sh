@@ -4,29 +4,12 @@
 # finished deployment makes no mutating call. Same script for real AWS and
 # for the local emulators (see demo.sh).
 #
-# Settings (environment):
-#   ANALYTICS_CLIENT            client name (required), e.g. acme
-#   AWS_PROFILE / AWS_REGION / AWS_ENDPOINT_URL   as for the AWS CLI
-#   ANALYTICS_STATE_DIR         each tool's JSON document (default ./state/<client>)
-#   ANALYTICS_SECRETS_DIR       keys, passwords, secure config (default ./secrets/<client>)
-#   ANALYTICS_REPORTS=1         also the Analytics API reports bucket and user
-#   ANALYTICS_VPC_ID, ANALYTICS_SUBNET_ID   network for EMR (default VPC, its first subnet)
-#   ANALYTICS_ADMIN_CIDR        who may SSH to the director (default anywhere, with a warning)
-#   ANALYTICS_UBUNTU_RELEASE    Ubuntu LTS of the hosts (default 24.04)
-#   ANALYTICS_DB_HOST, ANALYTICS_DB_PORT, ANALYTICS_DB_ADMIN_USER, MYSQL_PWD
-#                               reach the analytics database there (an SSH tunnel, or a
-#                               local MariaDB) instead of the RDS endpoint and master user
-#   EDXAPP_DB_HOST, EDXAPP_DB_PORT, EDXAPP_DB_ADMIN_USER, EDXAPP_DB_ADMIN_PASSWORD_FILE
-#                               edxapp's database: adds the read-only edxapp_ro user
-#   EDXAPP_MIGRATION_USER, EDXAPP_MIGRATION_PASSWORD_FILE
-#                               edxapp's migration credentials, granted on the analytics dbs
-#   EDXAPP_GRADES_BUCKET, EDXAPP_USER_ARN   grades-download statement on edxapp's bucket
+# Settings (environment): see scripts/settings.sh, which reads them all
+# (`bash scripts/settings.sh --table` lists each with its default).
 set -euo pipefail
 
-: "${ANALYTICS_CLIENT:?set ANALYTICS_CLIENT to the deployment client name, e.g. acme}"
-client=$ANALYTICS_CLIENT
-state=${ANALYTICS_STATE_DIR:-./state/$client}
-export ANALYTICS_SECRETS_DIR=${ANALYTICS_SECRETS_DIR:-./secrets/$client}
+# shellcheck source=scripts/settings.sh
+source "$(dirname "${BASH_SOURCE[0]}")/settings.sh"
 mkdir -p "$state"
 : > "$state/calls.log"
 finished=$state/.finished-steps
@@ -85,19 +68,16 @@ out() { jq -r "$2" "$state/$1.json"; }
 
 # Each step runs as soon as what it needs exists: the steps of one `together`
 # run at once, and a step may chain tools (mk-sg needs mk-vpc's VPC).
-vpc_args=()
-[[ -n ${ANALYTICS_VPC_ID:-} ]] && vpc_args+=(--vpc-id "$ANALYTICS_VPC_ID")
-[[ -n ${ANALYTICS_SUBNET_ID:-} ]] && vpc_args+=(--subnet-id "$ANALYTICS_SUBNET_ID")
 sg_args=()
 [[ -n ${ANALYTICS_ADMIN_CIDR:-} ]] && sg_args+=(--admin-cidr "$ANALYTICS_ADMIN_CIDR")
 network() {
-    run mk-vpc "${vpc_args[@]}"
+    run mk-vpc "${vpc_args[@]}" "${subnet_args[@]}"
     run mk-sg --vpc-id "$(out mk-vpc .outputs.vpc_id)" "${sg_args[@]}"
 }
 reports=()
 [[ ${ANALYTICS_REPORTS:-} == 1 ]] && reports=(--reports)
 grades=()
-[[ -n ${EDXAPP_GRADES_BUCKET:-} ]] && grades=(--grades-bucket "$EDXAPP_GRADES_BUCKET" --edxapp-user-arn "${EDXAPP_USER_ARN:?EDXAPP_USER_ARN is needed with EDXAPP_GRADES_BUCKET}")
+[[ -n $grades_bucket ]] && grades=(--grades-bucket "$grades_bucket" --edxapp-user-arn "${EDXAPP_USER_ARN:?EDXAPP_USER_ARN is needed with EDXAPP_GRADES_BUCKET}")
 iam() { run mk-iam "${reports[@]}"; }
 buckets() { run mk-buckets "${reports[@]}" "${grades[@]}"; }
 # edxapp's database exists already: its read-only user needs nothing of ours.

@@ -3,18 +3,13 @@
 # only what carries this client's tags, so nothing foreign is touched. The
 # EMR default roles and any adopted bucket (e.g. tracking logs) stay.
 #
-# Settings: ANALYTICS_CLIENT (required), the AWS variables, ANALYTICS_STATE_DIR,
-# ANALYTICS_SECRETS_DIR as for deploy.sh, and
-#   ANALYTICS_FORCE=1            delete buckets that still hold objects
-#   ANALYTICS_FINAL_SNAPSHOT=1   keep a final snapshot of the database
-#   EDXAPP_GRADES_BUCKET         remove the grades-download statement there
-#   EDXAPP_RDS_ID                the edxapp instance that joined the EMR-RDS group
+# Settings (environment): see scripts/settings.sh, which reads them all for
+# deploy.sh and this script alike, so a named VPC is destroyed where it was
+# deployed (`bash scripts/settings.sh --table` lists each with its default).
 set -euo pipefail
 
-: "${ANALYTICS_CLIENT:?set ANALYTICS_CLIENT to the deployment client name}"
-client=$ANALYTICS_CLIENT
-state=${ANALYTICS_STATE_DIR:-./state/$client}
-export ANALYTICS_SECRETS_DIR=${ANALYTICS_SECRETS_DIR:-./secrets/$client}
+# shellcheck source=scripts/settings.sh
+source "$(dirname "${BASH_SOURCE[0]}")/settings.sh"
 mkdir -p "$state/destroy"
 
 say() { echo "destroy.sh: $*" >&2; }
@@ -41,7 +36,7 @@ snapshot=(--skip-final-snapshot)
 force=()
 [[ ${ANALYTICS_FORCE:-} == 1 ]] && force=(--force)
 grades=()
-[[ -n ${EDXAPP_GRADES_BUCKET:-} ]] && grades=(--grades-bucket "$EDXAPP_GRADES_BUCKET")
+[[ -n $grades_bucket ]] && grades=(--grades-bucket "$grades_bucket")
 
 say "1/3 hosts, search domain and database"
 ec2() { run mk-ec2; }
@@ -49,12 +44,12 @@ es() { run mk-es; }
 rds() { run mk-rds "${snapshot[@]}"; }
 together ec2 es rds
 say "2/3 security groups, then buckets and identities"
-run mk-sg
+run mk-sg "${vpc_args[@]}"
 buckets() { run mk-buckets "${force[@]}" "${grades[@]}"; }
 iam() { run mk-iam; }
 together buckets iam
 say "3/3 network"
-run mk-vpc
+run mk-vpc "${vpc_args[@]}" "${subnet_args[@]}"
 rm -f "$state"/*.json
 rm -rf "$state/start"
 jq -s '{deleted: (map([.changes[] | select(.action == "deleted")] | length) | add),

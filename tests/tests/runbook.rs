@@ -216,3 +216,28 @@ async fn deploy_rerun_destroy() {
         .unwrap();
     assert!(igws.internet_gateways().is_empty(), "the internet gateway is deleted");
 }
+
+/// The README's settings table is what scripts/settings.sh says, and every
+/// setting the runbooks read is in it (none read past settings.sh).
+#[test]
+fn readme_settings_table_is_settings_sh() {
+    let root = analytics_tests::repo_root();
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/settings.sh"))
+        .arg("--table")
+        .output()
+        .expect("bash scripts/settings.sh --table");
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.lines().count() > 10, "{table}");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains(&table), "README's settings table differs from `bash scripts/settings.sh --table`:\n{table}");
+    for script in ["deploy.sh", "destroy.sh"] {
+        let text = std::fs::read_to_string(root.join("scripts").join(script)).unwrap();
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if (word.starts_with("ANALYTICS_") || word.starts_with("EDXAPP_")) && word.len() > 8 {
+                assert!(table.contains(&format!("`{word}`")), "{script} reads {word}, which settings.sh does not list");
+            }
+        }
+    }
+}
