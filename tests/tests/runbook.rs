@@ -231,7 +231,10 @@ fn readme_settings_table_is_settings_sh() {
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.lines().count() > 10, "{table}");
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    assert!(readme.contains(&table), "README's settings table differs from `bash scripts/settings.sh --table`:\n{table}");
+    assert!(
+        readme.contains(&table),
+        "README's settings table differs from `bash scripts/settings.sh --table`:\n{table}"
+    );
     for script in ["deploy.sh", "destroy.sh"] {
         let text = std::fs::read_to_string(root.join("scripts").join(script)).unwrap();
         for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
