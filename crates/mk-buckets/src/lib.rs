@@ -2,7 +2,8 @@
 //! grades-download statement on the edxapp bucket.
 //!
 //! Follows the house path: [`desired`] (pure) → [`s3::observe`] → [`plan`]
-//! (pure) → [`s3::apply`] (skipped under `--dry-run`) → the report.
+//! (pure) → [`common::plan::apply`] with [`s3::apply_op`] (nothing sent
+//! under `--dry-run`) → the report.
 
 pub mod args;
 pub mod desired;

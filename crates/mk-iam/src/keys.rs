@@ -65,15 +65,7 @@ fn read_user_file<T: serde::de::DeserializeOwned>(
 ) -> anyhow::Result<Option<T>> {
     let Some(text) = dir.read(name)? else { return Ok(None) };
     let path = dir.file(name);
-    // serde's message may quote a value (a secret): show only where.
-    let value: T = serde_json::from_str(&text).map_err(|e| {
-        bad_input(format!(
-            "{} is not {what} (line {}, column {}): fix or remove it",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let value: T = common::secrets::parse_json(&text, &path, what)?;
     let of = user_of(&value);
     if of != user {
         return Err(bad_input(format!("{} is {what} of user {of:?}, not {user:?}: fix or remove it", path.display())));
