@@ -284,7 +284,7 @@ impl Drop for Runbook {
                 .enable_all()
                 .build()
                 .expect("runtime")
-                .block_on(forget_runbook_names(&user))
+                .block_on(forget_runbook_names(&user));
         })
         .join();
     }

@@ -23,7 +23,13 @@ struct Case {
 
 /// A row of the table: `tool`, its arguments, the exit status, the needle.
 fn case(tool: &'static str, args: &[&str], exit: i32, needle: &str) -> Case {
-    Case { tool, args: args.iter().map(|s| s.to_string()).collect(), env: vec![], exit, needle: needle.to_owned() }
+    Case {
+        tool,
+        args: args.iter().map(std::string::ToString::to_string).collect(),
+        env: vec![],
+        exit,
+        needle: needle.to_owned(),
+    }
 }
 
 impl Case {

@@ -259,7 +259,7 @@ async fn deploy_converges_through_faults() {
     let mut hosts: Vec<String> = instances
         .reservations()
         .iter()
-        .flat_map(|r| r.instances())
+        .flat_map(aws_sdk_ec2::types::Reservation::instances)
         .map(|i| {
             let name = i.tags().iter().find(|t| t.key() == Some("Name")).and_then(|t| t.value()).unwrap_or("?");
             name.to_owned()
@@ -642,7 +642,8 @@ async fn iam_calls_survive_lost_answers() {
     assert_eq!(versions.len(), 5, "the oldest made room for one new version: {versions:?}");
     assert_eq!(versions.iter().filter(|v| v.is_default_version()).count(), 1, "{versions:?}");
     let held = iam.get_instance_profile().instance_profile_name(&profile).send().await.unwrap();
-    let held: Vec<&str> = held.instance_profile().unwrap().roles().iter().map(|r| r.role_name()).collect();
+    let held: Vec<&str> =
+        held.instance_profile().unwrap().roles().iter().map(aws_sdk_iam::types::Role::role_name).collect();
     assert_eq!(held, [profile.as_str()], "the profile holds the client's role, once");
     let again = run(&mut mk_iam(&account, "one", &[])).ok();
     assert_eq!(again.mutating(), 0, "the lossy run did not converge: {}", again.stdout);

@@ -278,7 +278,7 @@ fn deploy_killed_at(rb: &Runbook, points: &[Call]) -> Option<Killed> {
     cmd.process_group(0).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     let started = Instant::now();
     let mut child = cmd.spawn().expect("starting deploy.sh");
-    let pgid = child.id() as i32;
+    let pgid = child.id().cast_signed();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
@@ -310,12 +310,16 @@ fn deploy_killed_at(rb: &Runbook, points: &[Call]) -> Option<Killed> {
         .map(|argv0| argv0.rsplit('/').next().unwrap_or(argv0).to_owned())
         .filter(|name| name.starts_with("mk-") || name == "emr-launch")
         .collect();
-    // SAFETY: kill(2) with a negative pid signals that process group.
-    let sent = unsafe { libc::kill(-pgid, libc::SIGKILL) };
-    assert_eq!(sent, 0, "kill(-{pgid}, SIGKILL): {}", std::io::Error::last_os_error());
+    let group = rustix::process::Pid::from_raw(pgid).expect("a process group id");
+    rustix::process::kill_process_group(group, rustix::process::Signal::KILL)
+        .unwrap_or_else(|e| panic!("kill(-{pgid}, SIGKILL): {e}"));
     let after = started.elapsed();
     let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(libc::SIGKILL), "deploy.sh was killed, not ended: {status}");
+    assert_eq!(
+        status.signal(),
+        Some(rustix::process::Signal::KILL.as_raw()),
+        "deploy.sh was killed, not ended: {status}"
+    );
     reader.join().unwrap();
     lines.extend(rx.try_iter());
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -425,9 +429,12 @@ async fn counts(rb: &Runbook) -> Counts {
     let live: Vec<String> = instances
         .reservations()
         .iter()
-        .flat_map(|r| r.instances())
+        .flat_map(aws_sdk_ec2::types::Reservation::instances)
         .filter(|i| {
-            !matches!(i.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("terminated" | "shutting-down"))
+            !matches!(
+                i.state().and_then(|s| s.name()).map(aws_sdk_ec2::types::InstanceStateName::as_str),
+                Some("terminated" | "shutting-down")
+            )
         })
         .map(|i| {
             let tag = |k: &str| i.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).unwrap_or("");
@@ -691,8 +698,12 @@ async fn destroy_after_a_killed_deploy_leaves_nothing() {
     assert!(es.list_domain_names().send().await.unwrap().domain_names().is_empty(), "search domain left");
     assert!(rds.describe_db_instances().send().await.unwrap().db_instances().is_empty(), "DB instance left");
     let left = ec2.describe_instances().send().await.unwrap();
-    for i in left.reservations().iter().flat_map(|r| r.instances()) {
-        assert_eq!(i.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("terminated"), "{i:?}");
+    for i in left.reservations().iter().flat_map(aws_sdk_ec2::types::Reservation::instances) {
+        assert_eq!(
+            i.state().and_then(|s| s.name()).map(aws_sdk_ec2::types::InstanceStateName::as_str),
+            Some("terminated"),
+            "{i:?}"
+        );
     }
     let sgs = ec2.describe_security_groups().send().await.unwrap();
     assert!(sgs.security_groups().iter().all(|g| !g.group_name().unwrap_or_default().starts_with(&c)));

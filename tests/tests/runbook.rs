@@ -85,7 +85,7 @@ async fn deploy_rerun_destroy() {
     }
     let creds_obj =
         s3.head_object().bucket(format!("{c}-edxanalytics")).key("edxanalytics_creds").send().await.unwrap();
-    assert_eq!(creds_obj.server_side_encryption().map(|e| e.as_str()), Some("AES256"));
+    assert_eq!(creds_obj.server_side_encryption().map(aws_sdk_s3::types::ServerSideEncryption::as_str), Some("AES256"));
     iam.get_user().user_name(format!("{c}-analytics-elasticsearch")).send().await.unwrap();
     let profile = iam.get_instance_profile().instance_profile_name(format!("{c}-edxanalytics")).send().await.unwrap();
     assert_eq!(profile.instance_profile().unwrap().roles()[0].role_name(), format!("{c}-edxanalytics"));
@@ -199,8 +199,11 @@ async fn deploy_rerun_destroy() {
         .send()
         .await
         .unwrap();
-    for i in left.reservations().iter().flat_map(|r| r.instances()) {
-        assert_eq!(i.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("terminated"));
+    for i in left.reservations().iter().flat_map(aws_sdk_ec2::types::Reservation::instances) {
+        assert_eq!(
+            i.state().and_then(|s| s.name()).map(aws_sdk_ec2::types::InstanceStateName::as_str),
+            Some("terminated")
+        );
     }
     let sgs = ec2.describe_security_groups().send().await.unwrap();
     assert!(sgs.security_groups().iter().all(|g| !g.group_name().unwrap_or_default().starts_with(&c)));

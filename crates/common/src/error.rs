@@ -27,7 +27,7 @@ pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
 
 /// The exit status for an error: 2 for bad input, else 1.
 pub fn exit_status(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|e| e.is::<BadInput>()) { 2 } else { 1 }
+    if err.chain().any(<dyn std::error::Error + 'static>::is::<BadInput>) { 2 } else { 1 }
 }
 
 /// An AWS call that failed, with the service's error code when it sent one.

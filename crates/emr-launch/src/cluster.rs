@@ -171,8 +171,18 @@ pub async fn observe(emr: &Client, id: &str) -> anyhow::Result<Observation> {
             fleets
                 .iter()
                 .map(|f| {
-                    let name = f.name().or(f.instance_fleet_type().map(|t| t.as_str())).unwrap_or("fleet");
-                    (name.to_owned(), f.status().and_then(|s| s.state()).map(|s| s.as_str()).unwrap_or("").to_owned())
+                    let name = f
+                        .name()
+                        .or(f.instance_fleet_type().map(aws_sdk_emr::types::InstanceFleetType::as_str))
+                        .unwrap_or("fleet");
+                    (
+                        name.to_owned(),
+                        f.status()
+                            .and_then(|s| s.state())
+                            .map(aws_sdk_emr::types::InstanceFleetState::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                    )
                 })
                 .collect()
         } else {
@@ -188,8 +198,18 @@ pub async fn observe(emr: &Client, id: &str) -> anyhow::Result<Observation> {
             groups
                 .iter()
                 .map(|g| {
-                    let name = g.name().or(g.instance_group_type().map(|t| t.as_str())).unwrap_or("group");
-                    (name.to_owned(), g.status().and_then(|s| s.state()).map(|s| s.as_str()).unwrap_or("").to_owned())
+                    let name = g
+                        .name()
+                        .or(g.instance_group_type().map(aws_sdk_emr::types::InstanceGroupType::as_str))
+                        .unwrap_or("group");
+                    (
+                        name.to_owned(),
+                        g.status()
+                            .and_then(|s| s.state())
+                            .map(aws_sdk_emr::types::InstanceGroupState::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                    )
                 })
                 .collect()
         });
@@ -325,7 +345,7 @@ mod tests {
         o.reason = Some("BOOTSTRAP_FAILURE: bootstrap action 1 returned a non-zero return code".into());
         match readiness(&o) {
             WaitState::Failed(why) => {
-                assert!(why.starts_with("TERMINATED_WITH_ERRORS (BOOTSTRAP_FAILURE: bootstrap action 1"), "{why}")
+                assert!(why.starts_with("TERMINATED_WITH_ERRORS (BOOTSTRAP_FAILURE: bootstrap action 1"), "{why}");
             }
             other => panic!("{other:?}"),
         }

@@ -456,6 +456,7 @@ impl<'de> Deserialize<'de> for Int {
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Int, E> {
                 if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                    #[expect(clippy::cast_possible_truncation, reason = "a whole number below 2^53: exact")]
                     Ok(Int(Some(v as i64)))
                 } else {
                     Err(E::invalid_value(de::Unexpected::Float(v), &self))

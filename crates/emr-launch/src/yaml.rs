@@ -53,7 +53,7 @@ impl Node {
                 Node::Seq(items) => items.iter().for_each(|i| walk(i, out)),
                 Node::Map(entries) => entries.iter().for_each(|(k, v)| {
                     out.push(k);
-                    walk(v, out)
+                    walk(v, out);
                 }),
                 _ => {}
             }

@@ -85,10 +85,7 @@ fn every_error_fixture_is_bad_input_with_its_message() {
             .next()
             .and_then(|l| l.strip_prefix("# error: "))
             .unwrap_or_else(|| panic!("{}: the first line must be `# error: <message>`", yml.display()));
-        let err = match desired(&yml) {
-            Ok(_) => panic!("{}: accepted, expected {want:?}", yml.display()),
-            Err(e) => e,
-        };
+        let Err(err) = desired(&yml) else { panic!("{}: accepted, expected {want:?}", yml.display()) };
         assert_eq!(common::error::exit_status(&err), 2, "{}: {err:#}", yml.display());
         let line = format!("{err:#}");
         assert!(!line.contains('\n'), "{}: one line: {line}", yml.display());

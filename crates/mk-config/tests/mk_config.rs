@@ -129,7 +129,7 @@ async fn upload_puts_encrypted_credentials_once() {
     for key in ["edxanalytics_creds", "edxapp_creds"] {
         assert_eq!(r.action("s3-object", &format!("s3://{bucket}/{key}")), "created");
         let o = s3.get_object().bucket(&bucket).key(key).send().await.unwrap();
-        assert_eq!(o.server_side_encryption().map(|e| e.as_str()), Some("AES256"));
+        assert_eq!(o.server_side_encryption().map(aws_sdk_s3::types::ServerSideEncryption::as_str), Some("AES256"));
         let body = o.body.collect().await.unwrap().into_bytes();
         let creds: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(creds["port"], "3306", "the port is a string");

@@ -64,7 +64,12 @@ async fn observe_hosts(ec2: &Client, d: &Deployment) -> anyhow::Result<Vec<Host>
             .send()
             .await
             .aws_context("listing the deployment's instances")?;
-        hosts.extend(out.reservations().iter().flat_map(|r| r.instances()).filter_map(|i| host_of(i, None)));
+        hosts.extend(
+            out.reservations()
+                .iter()
+                .flat_map(aws_sdk_ec2::types::Reservation::instances)
+                .filter_map(|i| host_of(i, None)),
+        );
         token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
         if token.is_none() {
             return Ok(hosts);
@@ -76,7 +81,12 @@ async fn observe_hosts(ec2: &Client, d: &Deployment) -> anyhow::Result<Vec<Host>
 /// know them yet (just launched).
 async fn describe_hosts(ec2: &Client, ids: &[String]) -> anyhow::Result<Vec<Host>> {
     match ec2.describe_instances().set_instance_ids(Some(ids.to_vec())).send().await {
-        Ok(out) => Ok(out.reservations().iter().flat_map(|r| r.instances()).filter_map(|i| host_of(i, None)).collect()),
+        Ok(out) => Ok(out
+            .reservations()
+            .iter()
+            .flat_map(aws_sdk_ec2::types::Reservation::instances)
+            .filter_map(|i| host_of(i, None))
+            .collect()),
         Err(e) if aws_error_code(&e) == Some("InvalidInstanceID.NotFound") => Ok(Vec::new()),
         Err(e) => Err(e).aws_context("reading instances"),
     }
@@ -262,7 +272,7 @@ pub async fn observe(
     let private_key_files = w
         .key_pairs
         .iter()
-        .map(|k| k.file_name())
+        .map(super::desired::KeyPairSpec::file_name)
         .filter(|f| secrets.file(f).is_file())
         .map(|f| {
             // Read for its public key only; the text is dropped here.

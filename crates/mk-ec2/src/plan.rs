@@ -179,7 +179,7 @@ pub fn client_token(client: &str, role: Role, index: u32, key_pair_id: &str, sal
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    format!("{client}-{}-{index}-{:08x}", role.tag(), (h >> 32) as u32 ^ h as u32)
+    format!("{client}-{}-{index}-{:08x}", role.tag(), (h >> 32) ^ (h & 0xffff_ffff))
 }
 
 /// What the wait is for.
@@ -198,7 +198,7 @@ pub fn readiness(states: &[(String, Option<String>)], target: Target) -> WaitSta
         match (target, state.as_deref()) {
             (Target::Running, Some("running")) => {}
             (Target::Running, None | Some("pending")) => {
-                waiting.push(format!("{id} {}", state.as_deref().unwrap_or("not visible yet")))
+                waiting.push(format!("{id} {}", state.as_deref().unwrap_or("not visible yet")));
             }
             (Target::Running, Some(other)) => {
                 return WaitState::Failed(format!("instance {id} is {other} instead of running"));
@@ -1019,7 +1019,7 @@ mod tests {
         let mut o = converged();
         o.hosts.push(host(Role::Analytics, 3, "i-a3"));
         let p = plan(&dep(), &want(3, true), &o);
-        let launched: Vec<&str> = p.launches().map(|h| h.name()).collect();
+        let launched: Vec<&str> = p.launches().map(super::HostStep::name).collect();
         assert_eq!(launched, ["analytics-2"]);
         let p = plan(&dep(), &want(1, true), &o);
         assert_eq!(p.launches().count(), 0);

@@ -108,13 +108,13 @@ async fn instances(ec2: &Client, client: &str, states: &[&str]) -> Vec<Instance>
         .filters(
             Filter::builder()
                 .name("instance-state-name")
-                .set_values(Some(states.iter().map(|s| s.to_string()).collect()))
+                .set_values(Some(states.iter().map(std::string::ToString::to_string).collect()))
                 .build(),
         )
         .send()
         .await
         .unwrap();
-    out.reservations().iter().flat_map(|r| r.instances()).cloned().collect()
+    out.reservations().iter().flat_map(aws_sdk_ec2::types::Reservation::instances).cloned().collect()
 }
 
 fn tag<'a>(i: &'a Instance, key: &str) -> Option<&'a str> {

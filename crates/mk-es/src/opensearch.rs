@@ -49,22 +49,36 @@ fn settings(s: &DomainStatus) -> DomainSettings {
     DomainSettings {
         cluster: ClusterSection {
             instance_type: c.and_then(|c| c.instance_type()).map(|t| t.as_str().to_owned()).unwrap_or_default(),
-            instance_count: c.and_then(|c| c.instance_count()).unwrap_or(0),
-            dedicated_master: c.and_then(|c| c.dedicated_master_enabled()).unwrap_or(false),
-            zone_awareness: c.and_then(|c| c.zone_awareness_enabled()).unwrap_or(false),
+            instance_count: c.and_then(aws_sdk_opensearch::types::ClusterConfig::instance_count).unwrap_or(0),
+            dedicated_master: c
+                .and_then(aws_sdk_opensearch::types::ClusterConfig::dedicated_master_enabled)
+                .unwrap_or(false),
+            zone_awareness: c
+                .and_then(aws_sdk_opensearch::types::ClusterConfig::zone_awareness_enabled)
+                .unwrap_or(false),
         },
         ebs: EbsSection {
-            enabled: ebs.and_then(|e| e.ebs_enabled()).unwrap_or(false),
+            enabled: ebs.and_then(aws_sdk_opensearch::types::EbsOptions::ebs_enabled).unwrap_or(false),
             volume_type: ebs.and_then(|e| e.volume_type()).map(|t| t.as_str().to_owned()),
-            volume_gb: ebs.and_then(|e| e.volume_size()),
-            iops: ebs.and_then(|e| e.iops()),
-            throughput: ebs.and_then(|e| e.throughput()),
+            volume_gb: ebs.and_then(aws_sdk_opensearch::types::EbsOptions::volume_size),
+            iops: ebs.and_then(aws_sdk_opensearch::types::EbsOptions::iops),
+            throughput: ebs.and_then(aws_sdk_opensearch::types::EbsOptions::throughput),
         },
-        snapshot_hour: s.snapshot_options().and_then(|o| o.automated_snapshot_start_hour()),
-        encryption_at_rest: s.encryption_at_rest_options().and_then(|o| o.enabled()).unwrap_or(false),
-        node_to_node: s.node_to_node_encryption_options().and_then(|o| o.enabled()).unwrap_or(false),
+        snapshot_hour: s
+            .snapshot_options()
+            .and_then(aws_sdk_opensearch::types::SnapshotOptions::automated_snapshot_start_hour),
+        encryption_at_rest: s
+            .encryption_at_rest_options()
+            .and_then(aws_sdk_opensearch::types::EncryptionAtRestOptions::enabled)
+            .unwrap_or(false),
+        node_to_node: s
+            .node_to_node_encryption_options()
+            .and_then(aws_sdk_opensearch::types::NodeToNodeEncryptionOptions::enabled)
+            .unwrap_or(false),
         endpoint: EndpointSection {
-            enforce_https: ep.and_then(|e| e.enforce_https()).unwrap_or(false),
+            enforce_https: ep
+                .and_then(aws_sdk_opensearch::types::DomainEndpointOptions::enforce_https)
+                .unwrap_or(false),
             tls_policy: ep.and_then(|e| e.tls_security_policy()).map(|p| p.as_str().to_owned()),
             custom,
         },
@@ -171,7 +185,7 @@ async fn create(
                 .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(s.node_to_node).build())
                 .domain_endpoint_options(endpoint_options(&s.endpoint))
                 .set_advanced_options(Some(advanced(&s.advanced_options)))
-                .set_access_policies(s.access_policy.as_ref().map(|p| p.to_string()))
+                .set_access_policies(s.access_policy.as_ref().map(std::string::ToString::to_string))
                 .set_tag_list(Some(tag_list.clone()))
                 .customize()
                 .config_override(no_retries.clone())

@@ -230,7 +230,7 @@ async fn observe_user(
                     Some(AwsKey {
                         id: m.access_key_id()?.to_owned(),
                         active: m.status() == Some(&StatusType::Active),
-                        created: m.create_date().map_or(0, |d| d.secs()),
+                        created: m.create_date().map_or(0, aws_sdk_sts::primitives::DateTime::secs),
                     })
                 })
                 .collect()
@@ -311,7 +311,7 @@ async fn set_policy_document(iam: &Client, arn: &str, document: &Value) -> anyho
             .versions()
             .iter()
             .filter(|v| !v.is_default_version())
-            .min_by_key(|v| v.create_date().map_or(0, |d| d.secs()))
+            .min_by_key(|v| v.create_date().map_or(0, aws_sdk_sts::primitives::DateTime::secs))
             .and_then(|v| v.version_id());
         if let Some(version) = oldest {
             done_if(
@@ -489,7 +489,7 @@ async fn apply_op(iam: &Client, secrets: &SecretsDir, op: &Op) -> anyhow::Result
                 .policy_document(document.to_string())
                 .set_tags(iam_tags(tags)?)
                 .send();
-            done_if(call, ALREADY_EXISTS, format!("creating policy {name}")).await?
+            done_if(call, ALREADY_EXISTS, format!("creating policy {name}")).await?;
         }
         Op::TagPolicy { arn, tags } => {
             iam.tag_policy()
@@ -502,11 +502,11 @@ async fn apply_op(iam: &Client, secrets: &SecretsDir, op: &Op) -> anyhow::Result
         Op::SetPolicyDocument { arn, document } => set_policy_document(iam, arn, document).await?,
         Op::DeletePolicyVersion { arn, version } => {
             let call = iam.delete_policy_version().policy_arn(arn).version_id(version).send();
-            done_if(call, NO_SUCH_ENTITY, format!("deleting version {version} of {arn}")).await?
+            done_if(call, NO_SUCH_ENTITY, format!("deleting version {version} of {arn}")).await?;
         }
         Op::DeletePolicy { arn } => {
             done_if(iam.delete_policy().policy_arn(arn).send(), NO_SUCH_ENTITY, format!("deleting policy {arn}"))
-                .await?
+                .await?;
         }
         Op::CreateRole { name, trust, tags } => {
             let call = iam
@@ -516,7 +516,7 @@ async fn apply_op(iam: &Client, secrets: &SecretsDir, op: &Op) -> anyhow::Result
                 .set_tags(iam_tags(tags)?)
                 .send();
             // A shared role made by a concurrent run (of any deployment).
-            done_if(call, ALREADY_EXISTS, format!("creating role {name}")).await?
+            done_if(call, ALREADY_EXISTS, format!("creating role {name}")).await?;
         }
         Op::TagRole { name, tags } => {
             iam.tag_role()
@@ -542,18 +542,18 @@ async fn apply_op(iam: &Client, secrets: &SecretsDir, op: &Op) -> anyhow::Result
         }
         Op::DetachRolePolicy { role, arn } => {
             let call = iam.detach_role_policy().role_name(role).policy_arn(arn).send();
-            done_if(call, NO_SUCH_ENTITY, format!("detaching {arn} from role {role}")).await?
+            done_if(call, NO_SUCH_ENTITY, format!("detaching {arn} from role {role}")).await?;
         }
         Op::DeleteRolePolicy { role, name } => {
             let call = iam.delete_role_policy().role_name(role).policy_name(name).send();
-            done_if(call, NO_SUCH_ENTITY, format!("deleting policy {name} of role {role}")).await?
+            done_if(call, NO_SUCH_ENTITY, format!("deleting policy {name} of role {role}")).await?;
         }
         Op::DeleteRole { name } => {
-            done_if(iam.delete_role().role_name(name).send(), NO_SUCH_ENTITY, format!("deleting role {name}")).await?
+            done_if(iam.delete_role().role_name(name).send(), NO_SUCH_ENTITY, format!("deleting role {name}")).await?;
         }
         Op::CreateInstanceProfile { name, tags } => {
             let call = iam.create_instance_profile().instance_profile_name(name).set_tags(iam_tags(tags)?).send();
-            done_if(call, ALREADY_EXISTS, format!("creating instance profile {name}")).await?
+            done_if(call, ALREADY_EXISTS, format!("creating instance profile {name}")).await?;
         }
         Op::TagInstanceProfile { name, tags } => {
             iam.tag_instance_profile()
@@ -567,11 +567,11 @@ async fn apply_op(iam: &Client, secrets: &SecretsDir, op: &Op) -> anyhow::Result
         Op::RemoveRoleFromInstanceProfile { profile, role } => remove_role_from_profile(iam, profile, role).await?,
         Op::DeleteInstanceProfile { name } => {
             let call = iam.delete_instance_profile().instance_profile_name(name).send();
-            done_if(call, NO_SUCH_ENTITY, format!("deleting instance profile {name}")).await?
+            done_if(call, NO_SUCH_ENTITY, format!("deleting instance profile {name}")).await?;
         }
         Op::CreateUser { name, tags } => {
             let call = iam.create_user().user_name(name).set_tags(iam_tags(tags)?).send();
-            done_if(call, ALREADY_EXISTS, format!("creating user {name}")).await?
+            done_if(call, ALREADY_EXISTS, format!("creating user {name}")).await?;
         }
         Op::TagUser { name, tags } => {
             iam.tag_user()
@@ -591,19 +591,19 @@ async fn apply_op(iam: &Client, secrets: &SecretsDir, op: &Op) -> anyhow::Result
         }
         Op::DeleteUserPolicy { user, name } => {
             let call = iam.delete_user_policy().user_name(user).policy_name(name).send();
-            done_if(call, NO_SUCH_ENTITY, format!("deleting policy {name} of user {user}")).await?
+            done_if(call, NO_SUCH_ENTITY, format!("deleting policy {name} of user {user}")).await?;
         }
         Op::DetachUserPolicy { user, arn } => {
             let call = iam.detach_user_policy().user_name(user).policy_arn(arn).send();
-            done_if(call, NO_SUCH_ENTITY, format!("detaching {arn} from user {user}")).await?
+            done_if(call, NO_SUCH_ENTITY, format!("detaching {arn} from user {user}")).await?;
         }
         Op::DeleteUser { name } => {
-            done_if(iam.delete_user().user_name(name).send(), NO_SUCH_ENTITY, format!("deleting user {name}")).await?
+            done_if(iam.delete_user().user_name(name).send(), NO_SUCH_ENTITY, format!("deleting user {name}")).await?;
         }
         Op::CreateAccessKey { user } => return Ok(Some(create_access_key(iam, secrets, user).await?)),
         Op::DeleteAccessKey { user, id } => {
             let call = iam.delete_access_key().user_name(user).access_key_id(id).send();
-            done_if(call, NO_SUCH_ENTITY, format!("deleting access key {id} of {user}")).await?
+            done_if(call, NO_SUCH_ENTITY, format!("deleting access key {id} of {user}")).await?;
         }
         Op::RemoveKeyFile { user } => secrets.remove(&keys::file_name(user))?,
         Op::ClearPendingKey { user } => keys::clear_pending(secrets, user)?,

@@ -72,7 +72,12 @@ impl Env {
     async fn role_exists(&self, name: &str) -> bool {
         match self.iam.get_role().role_name(name).send().await {
             Ok(_) => true,
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => false,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(aws_sdk_iam::operation::get_role::GetRoleError::is_no_such_entity_exception) =>
+            {
+                false
+            }
             Err(e) => panic!("GetRole {name}: {e:?}"),
         }
     }
@@ -80,7 +85,12 @@ impl Env {
     async fn user_exists(&self, name: &str) -> bool {
         match self.iam.get_user().user_name(name).send().await {
             Ok(_) => true,
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => false,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(aws_sdk_iam::operation::get_user::GetUserError::is_no_such_entity_exception) =>
+            {
+                false
+            }
             Err(e) => panic!("GetUser {name}: {e:?}"),
         }
     }
@@ -88,7 +98,12 @@ impl Env {
     async fn policy_exists(&self, arn: &str) -> bool {
         match self.iam.get_policy().policy_arn(arn).send().await {
             Ok(_) => true,
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => false,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(aws_sdk_iam::operation::get_policy::GetPolicyError::is_no_such_entity_exception) =>
+            {
+                false
+            }
             Err(e) => panic!("GetPolicy {arn}: {e:?}"),
         }
     }
@@ -96,7 +111,13 @@ impl Env {
     async fn profile_roles(&self, name: &str) -> Option<Vec<String>> {
         match self.iam.get_instance_profile().instance_profile_name(name).send().await {
             Ok(p) => Some(p.instance_profile().unwrap().roles().iter().map(|r| r.role_name().to_owned()).collect()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => None,
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileError::is_no_such_entity_exception,
+                ) =>
+            {
+                None
+            }
             Err(e) => panic!("GetInstanceProfile {name}: {e:?}"),
         }
     }

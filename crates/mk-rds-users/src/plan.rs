@@ -290,7 +290,7 @@ mod tests {
         UserSpec {
             role: UserRole::Analytics,
             account: Account::new("analytics", "%"),
-            access: Access::AllOn(DBS.iter().map(|s| s.to_string()).collect()),
+            access: Access::AllOn(DBS.iter().map(std::string::ToString::to_string).collect()),
             password: PasswordSource::Generated { file: "mysql-analytics.password".into() },
         }
     }

@@ -427,7 +427,7 @@ mod tests {
         let opt = Privilege::new("GRANT OPTION");
         let sel = Privilege::new("SELECT");
         let r = revoke([&all, &opt, &sel], &Scope::Global, &a, d);
-        let sqls: Vec<&str> = r.iter().map(|s| s.sql()).collect();
+        let sqls: Vec<&str> = r.iter().map(super::Statement::sql).collect();
         assert_eq!(
             sqls,
             [

@@ -433,7 +433,7 @@ pub fn plan_ensure(d: &Deployment, want: &DesiredInstance, o: &Observed) -> anyh
 
 /// `YYYYMMDDHHMMSS` in UTC for a Unix time.
 pub fn utc_stamp(unix_secs: u64) -> String {
-    let days = (unix_secs / 86_400) as i64;
+    let days = (unix_secs / 86_400).cast_signed();
     let secs = unix_secs % 86_400;
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;

@@ -125,11 +125,17 @@ pub fn observed_instance(i: &DbInstance) -> ObservedInstance {
         engine: i.engine().unwrap_or_default().to_owned(),
         engine_version: i.engine_version().unwrap_or_default().to_owned(),
         class: pending.and_then(|p| p.db_instance_class()).or(i.db_instance_class()).unwrap_or_default().to_owned(),
-        storage_gb: pending.and_then(|p| p.allocated_storage()).or(i.allocated_storage()).unwrap_or(0),
+        storage_gb: pending
+            .and_then(aws_sdk_rds::types::PendingModifiedValues::allocated_storage)
+            .or(i.allocated_storage())
+            .unwrap_or(0),
         storage_type: pending.and_then(|p| p.storage_type()).or(i.storage_type()).unwrap_or_default().to_owned(),
         encrypted: i.storage_encrypted().unwrap_or(false),
         public: i.publicly_accessible().unwrap_or(false),
-        backup_days: pending.and_then(|p| p.backup_retention_period()).or(i.backup_retention_period()).unwrap_or(0),
+        backup_days: pending
+            .and_then(aws_sdk_rds::types::PendingModifiedValues::backup_retention_period)
+            .or(i.backup_retention_period())
+            .unwrap_or(0),
         groups: member_groups(i),
         vpc_id: i.db_subnet_group().and_then(|g| g.vpc_id()).map(str::to_owned),
         subnet_group: i.db_subnet_group().and_then(|g| g.db_subnet_group_name()).map(str::to_owned),

@@ -23,7 +23,7 @@ fn flatten(perms: &[IpPermission]) -> Vec<ObservedRule> {
             out.push(ObservedRule {
                 rule: SecurityGroupRule::new(protocol.clone(), p.from_port(), p.to_port(), source),
                 description: description.map(str::to_owned),
-            })
+            });
         };
         for r in p.ip_ranges() {
             push(Source::Cidr(Cidr::observed(r.cidr_ip().unwrap_or_default())), r.description());

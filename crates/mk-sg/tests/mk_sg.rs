@@ -77,7 +77,7 @@ async fn groups(ec2: &Client, vpc: &str) -> BTreeMap<String, Group> {
                 .ip_permissions()
                 .iter()
                 .chain(g.ip_permissions_egress())
-                .flat_map(|p| p.user_id_group_pairs())
+                .flat_map(aws_sdk_ec2::types::IpPermission::user_id_group_pairs)
                 .map(|r| r.group_id().unwrap().to_owned())
                 .collect();
             let tags = g.tags().iter().map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned())).collect();

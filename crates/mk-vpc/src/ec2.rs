@@ -22,7 +22,7 @@ async fn attribute(ec2: &Client, vpc: &str, name: VpcAttributeName) -> anyhow::R
         VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
         _ => out.enable_dns_hostnames(),
     };
-    Ok(value.and_then(|v| v.value()).unwrap_or(false))
+    Ok(value.and_then(aws_sdk_ec2::types::AttributeBooleanValue::value).unwrap_or(false))
 }
 
 /// The named subnets or, when none is named, every subnet of the VPC.

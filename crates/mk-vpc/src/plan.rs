@@ -315,14 +315,14 @@ mod tests {
     }
 
     fn want(subnets: &[&str]) -> Desired {
-        Desired { vpc: VpcChoice::Default, subnet_ids: subnets.iter().map(|s| s.to_string()).collect() }
+        Desired { vpc: VpcChoice::Default, subnet_ids: subnets.iter().map(std::string::ToString::to_string).collect() }
     }
 
     fn table(id: &str, main: bool, subnets: &[&str], default_route: Option<&str>) -> RouteTable {
         RouteTable {
             id: id.into(),
             main,
-            subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
+            subnet_ids: subnets.iter().map(std::string::ToString::to_string).collect(),
             default_route: default_route.map(str::to_owned),
         }
     }

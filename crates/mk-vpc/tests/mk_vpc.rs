@@ -75,7 +75,10 @@ async fn dns(ec2: &Client, vpc: &str) -> (bool, bool) {
         ec2.describe_vpc_attribute().vpc_id(vpc).attribute(VpcAttributeName::EnableDnsSupport).send().await.unwrap();
     let h =
         ec2.describe_vpc_attribute().vpc_id(vpc).attribute(VpcAttributeName::EnableDnsHostnames).send().await.unwrap();
-    (s.enable_dns_support().and_then(|v| v.value()).unwrap(), h.enable_dns_hostnames().and_then(|v| v.value()).unwrap())
+    (
+        s.enable_dns_support().and_then(aws_sdk_ec2::types::AttributeBooleanValue::value).unwrap(),
+        h.enable_dns_hostnames().and_then(aws_sdk_ec2::types::AttributeBooleanValue::value).unwrap(),
+    )
 }
 
 async fn set_hostnames(ec2: &Client, vpc: &str, on: bool) {

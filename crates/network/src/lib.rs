@@ -10,7 +10,7 @@ use common::{AwsResultExt, aws_error_code};
 
 /// A DescribeX filter.
 pub fn filter<S: Into<String>>(name: &str, values: impl IntoIterator<Item = S>) -> Filter {
-    values.into_iter().fold(Filter::builder().name(name), |b, v| b.values(v)).build()
+    values.into_iter().fold(Filter::builder().name(name), aws_sdk_ec2::types::builders::FilterBuilder::values).build()
 }
 
 pub fn tag(key: &str, value: &str) -> Tag {
