@@ -68,46 +68,24 @@ out() { jq -r "$2" "$state/$1.json"; }
 
 # Each step runs as soon as what it needs exists: the steps of one `together`
 # run at once, and a step may chain tools (mk-sg needs mk-vpc's VPC).
-sg_args=()
-[[ -n ${ANALYTICS_ADMIN_CIDR:-} ]] && sg_args+=(--admin-cidr "$ANALYTICS_ADMIN_CIDR")
 network() {
     run mk-vpc "${vpc_args[@]}" "${subnet_args[@]}"
     run mk-sg --vpc-id "$(out mk-vpc .outputs.vpc_id)" "${sg_args[@]}"
 }
-reports=()
-[[ ${ANALYTICS_REPORTS:-} == 1 ]] && reports=(--reports)
-grades=()
-[[ -n $grades_bucket ]] && grades=(--grades-bucket "$grades_bucket" --edxapp-user-arn "${EDXAPP_USER_ARN:?EDXAPP_USER_ARN is needed with EDXAPP_GRADES_BUCKET}")
-iam() { run mk-iam "${reports[@]}"; }
-buckets() { run mk-buckets "${reports[@]}" "${grades[@]}"; }
-# edxapp's database exists already: its read-only user needs nothing of ours.
-if [[ -n ${EDXAPP_DB_HOST:-} ]]; then
-    : "${EDXAPP_DB_ADMIN_PASSWORD_FILE:?EDXAPP_DB_ADMIN_PASSWORD_FILE is needed with EDXAPP_DB_HOST}"
-fi
+iam() { run mk-iam "${reports_args[@]}"; }
+buckets() { run mk-buckets "${reports_args[@]}" "${grades_args[@]}"; }
 edxapp_users() {
-    [[ -n ${EDXAPP_DB_HOST:-} ]] || return 0
-    run_as mk-rds-users.edxapp-readonly mk-rds-users --edxapp-readonly --host "$EDXAPP_DB_HOST" \
-        --port "${EDXAPP_DB_PORT:-3306}" --admin-user "${EDXAPP_DB_ADMIN_USER:-admin}" \
-        --admin-password-file "$EDXAPP_DB_ADMIN_PASSWORD_FILE"
+    ((${#edxapp_db_args[@]})) || return 0
+    run_as mk-rds-users.edxapp-readonly mk-rds-users --edxapp-readonly "${edxapp_db_args[@]}"
 }
-if [[ -n ${ANALYTICS_DB_HOST:-} ]]; then
-    : "${MYSQL_PWD:?MYSQL_PWD (the admin password) is needed with ANALYTICS_DB_HOST}"
-    db_args=(--host "$ANALYTICS_DB_HOST" --port "${ANALYTICS_DB_PORT:-3306}" --admin-user "${ANALYTICS_DB_ADMIN_USER:-admin}")
-else
-    db_args=(--admin-from-rds --rds-state "$state/mk-rds.json")
-fi
-if [[ -n ${EDXAPP_MIGRATION_USER:-} ]]; then
-    db_args+=(--migration-user "$EDXAPP_MIGRATION_USER" --migration-password-file "${EDXAPP_MIGRATION_PASSWORD_FILE:?EDXAPP_MIGRATION_PASSWORD_FILE is needed with EDXAPP_MIGRATION_USER}")
-fi
 say "1/4 network then security groups (mk-vpc, mk-sg), identities (mk-iam), buckets (mk-buckets), edxapp's read-only user (mk-rds-users)"
 together network iam buckets edxapp_users
 vpc_id=$(out mk-vpc .outputs.vpc_id)
 
 # mk-iam's names reach the tools after it through its document (so they
 # follow any name flag mk-iam is given).
-ec2_args=(--vpc-id "$vpc_id" --instance-profile "$(out mk-iam .outputs.instance_profiles.edxanalytics)")
+ec2_args=(--vpc-id "$vpc_id" --instance-profile "$(out mk-iam .outputs.instance_profiles.edxanalytics)" "${ubuntu_args[@]}")
 es_args=(--grant-arn "$(out mk-iam .outputs.users.elasticsearch.arn)")
-[[ -n ${ANALYTICS_UBUNTU_RELEASE:-} ]] && ec2_args+=(--ubuntu-release "$ANALYTICS_UBUNTU_RELEASE")
 # The slow creations (search domain, database, hosts: minutes on AWS) are
 # started together with --no-wait; then each tool whose document lists
 # something `pending` runs again to wait for it (on a re-run nothing is, and

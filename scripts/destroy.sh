@@ -31,21 +31,14 @@ together() {
     return "$failed"
 }
 
-snapshot=(--skip-final-snapshot)
-[[ ${ANALYTICS_FINAL_SNAPSHOT:-} == 1 ]] && snapshot=()
-force=()
-[[ ${ANALYTICS_FORCE:-} == 1 ]] && force=(--force)
-grades=()
-[[ -n $grades_bucket ]] && grades=(--grades-bucket "$grades_bucket")
-
 say "1/3 hosts, search domain and database"
 ec2() { run mk-ec2; }
 es() { run mk-es; }
-rds() { run mk-rds "${snapshot[@]}"; }
+rds() { run mk-rds "${snapshot_args[@]}"; }
 together ec2 es rds
 say "2/3 security groups, then buckets and identities"
 run mk-sg "${vpc_args[@]}"
-buckets() { run mk-buckets "${force[@]}" "${grades[@]}"; }
+buckets() { run mk-buckets "${force_args[@]}" "${grades_args[@]}"; }
 iam() { run mk-iam; }
 together buckets iam
 say "3/3 network"

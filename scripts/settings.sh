@@ -50,15 +50,70 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     exit 0
 fi
 
-# What the runbooks use, derived once.
-: "${ANALYTICS_CLIENT:?set ANALYTICS_CLIENT to the deployment client name, e.g. acme}"
+# What the runbooks use, derived once. A missing or inconsistent setting is
+# bad input: one line naming it, exit 2, before any tool runs.
+setting_error() {
+    echo "${0##*/}: $*" >&2
+    exit 2
+}
+[[ -n ${ANALYTICS_CLIENT:-} ]] || setting_error "set ANALYTICS_CLIENT to the deployment client name, e.g. acme"
 client=$ANALYTICS_CLIENT
 state=${ANALYTICS_STATE_DIR:-./state/$client}
 export ANALYTICS_SECRETS_DIR=${ANALYTICS_SECRETS_DIR:-./secrets/$client}
+for flag in ANALYTICS_REPORTS ANALYTICS_FORCE ANALYTICS_FINAL_SNAPSHOT; do
+    case ${!flag:-} in
+        '' | 0 | 1) ;;
+        *) setting_error "$flag must be 1 (or 0 or unset), not '${!flag}'" ;;
+    esac
+done
 # The network flags, the same for deploy and destroy: a named VPC's
 # security groups, hosts and database are found (and removed) there.
 vpc_args=()
 [[ -n ${ANALYTICS_VPC_ID:-} ]] && vpc_args+=(--vpc-id "$ANALYTICS_VPC_ID")
 subnet_args=()
 [[ -n ${ANALYTICS_SUBNET_ID:-} ]] && subnet_args+=(--subnet-id "$ANALYTICS_SUBNET_ID")
+# mk-sg's and mk-ec2's own settings.
+sg_args=()
+[[ -n ${ANALYTICS_ADMIN_CIDR:-} ]] && sg_args+=(--admin-cidr "$ANALYTICS_ADMIN_CIDR")
+ubuntu_args=()
+[[ -n ${ANALYTICS_UBUNTU_RELEASE:-} ]] && ubuntu_args+=(--ubuntu-release "$ANALYTICS_UBUNTU_RELEASE")
+# The reports bucket and user (mk-iam, mk-buckets).
+reports_args=()
+[[ ${ANALYTICS_REPORTS:-} == 1 ]] && reports_args=(--reports)
+# edxapp's bucket: deploy adds the grades-download statement, destroy removes it.
 grades_bucket=${EDXAPP_GRADES_BUCKET:-}
+grades_args=()
+if [[ -n $grades_bucket ]]; then
+    grades_args=(--grades-bucket "$grades_bucket")
+    if [[ ${0##*/} == deploy.sh ]]; then
+        [[ -n ${EDXAPP_USER_ARN:-} ]] || setting_error "EDXAPP_USER_ARN is needed with EDXAPP_GRADES_BUCKET"
+        grades_args+=(--edxapp-user-arn "$EDXAPP_USER_ARN")
+    fi
+fi
+# edxapp's database exists already: its read-only user needs nothing of ours.
+edxapp_db_args=()
+if [[ -n ${EDXAPP_DB_HOST:-} ]]; then
+    [[ -n ${EDXAPP_DB_ADMIN_PASSWORD_FILE:-} ]] || setting_error "EDXAPP_DB_ADMIN_PASSWORD_FILE is needed with EDXAPP_DB_HOST"
+    edxapp_db_args=(--host "$EDXAPP_DB_HOST" --port "${EDXAPP_DB_PORT:-3306}" --admin-user "${EDXAPP_DB_ADMIN_USER:-admin}"
+        --admin-password-file "$EDXAPP_DB_ADMIN_PASSWORD_FILE")
+fi
+# How mk-rds-users reaches the analytics database: a given host (a tunnel, a
+# local MariaDB) with MYSQL_PWD, else the RDS endpoint and master password.
+if [[ -n ${ANALYTICS_DB_HOST:-} ]]; then
+    [[ -n ${MYSQL_PWD:-} ]] || setting_error "MYSQL_PWD (the admin password) is needed with ANALYTICS_DB_HOST"
+    db_args=(--host "$ANALYTICS_DB_HOST" --port "${ANALYTICS_DB_PORT:-3306}" --admin-user "${ANALYTICS_DB_ADMIN_USER:-admin}")
+else
+    db_args=(--admin-from-rds --rds-state "$state/mk-rds.json")
+fi
+if [[ -n ${EDXAPP_MIGRATION_USER:-} ]]; then
+    [[ -n ${EDXAPP_MIGRATION_PASSWORD_FILE:-} ]] || setting_error "EDXAPP_MIGRATION_PASSWORD_FILE is needed with EDXAPP_MIGRATION_USER"
+    db_args+=(--migration-user "$EDXAPP_MIGRATION_USER" --migration-password-file "$EDXAPP_MIGRATION_PASSWORD_FILE")
+fi
+# destroy's choices.
+snapshot_args=(--skip-final-snapshot)
+[[ ${ANALYTICS_FINAL_SNAPSHOT:-} == 1 ]] && snapshot_args=()
+force_args=()
+[[ ${ANALYTICS_FORCE:-} == 1 ]] && force_args=(--force)
+# Read by the caller (shellcheck cannot see across the source).
+: "${vpc_args[@]}" "${subnet_args[@]}" "${sg_args[@]}" "${ubuntu_args[@]}" "${reports_args[@]}" "${grades_args[@]}" \
+    "${edxapp_db_args[@]}" "${db_args[@]}" "${snapshot_args[@]}" "${force_args[@]}"

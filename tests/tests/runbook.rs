@@ -238,12 +238,52 @@ fn readme_settings_table_is_settings_sh() {
         readme.contains(&table),
         "README's settings table differs from `bash scripts/settings.sh --table`:\n{table}"
     );
-    for script in ["deploy.sh", "destroy.sh"] {
+    let setting = |w: &&str| (w.starts_with("ANALYTICS_") || w.starts_with("EDXAPP_") || *w == "MYSQL_PWD") && w.len() > 8;
+    let words = |script: &str| {
         let text = std::fs::read_to_string(root.join("scripts").join(script)).unwrap();
-        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-            if (word.starts_with("ANALYTICS_") || word.starts_with("EDXAPP_")) && word.len() > 8 {
-                assert!(table.contains(&format!("`{word}`")), "{script} reads {word}, which settings.sh does not list");
-            }
-        }
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(setting).map(str::to_owned).collect::<Vec<_>>()
+    };
+    // The runbooks read no setting themselves: settings.sh derives what they use.
+    for script in ["deploy.sh", "destroy.sh"] {
+        assert_eq!(words(script), Vec::<String>::new(), "{script} reads settings past settings.sh");
+    }
+    for word in words("settings.sh") {
+        assert!(table.contains(&format!("`{word}`")), "settings.sh reads {word}, which its table does not list");
+    }
+}
+
+/// A missing or inconsistent runbook setting is bad input: one line naming
+/// it, exit 2, and no tool started (no state written, nothing sent).
+#[test]
+fn runbook_setting_mistakes_are_bad_input() {
+    let root = analytics_tests::repo_root();
+    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        ("deploy.sh", &[], "ANALYTICS_CLIENT"),
+        ("destroy.sh", &[], "ANALYTICS_CLIENT"),
+        ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("ANALYTICS_REPORTS", "yes")], "ANALYTICS_REPORTS"),
+        ("destroy.sh", &[("ANALYTICS_CLIENT", "acme"), ("ANALYTICS_FORCE", "true")], "ANALYTICS_FORCE"),
+        ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("EDXAPP_GRADES_BUCKET", "acme-edxapp")], "EDXAPP_USER_ARN"),
+        ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("EDXAPP_DB_HOST", "db.internal")], "EDXAPP_DB_ADMIN_PASSWORD_FILE"),
+        ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("ANALYTICS_DB_HOST", "127.0.0.1")], "MYSQL_PWD"),
+        ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("EDXAPP_MIGRATION_USER", "migrate")], "EDXAPP_MIGRATION_PASSWORD_FILE"),
+    ];
+    for (script, env, needle) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let out = std::process::Command::new("bash")
+            .arg(root.join("scripts").join(script))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ANALYTICS_STATE_DIR", &state)
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .envs(env.iter().copied())
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{script} {env:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{script} {env:?}: one line: {stderr}");
+        assert!(stderr.contains(needle) && stderr.starts_with(script), "{script} {env:?}: {stderr}");
+        assert!(!state.exists(), "{script} {env:?} started work: {}", state.display());
     }
 }
