@@ -175,6 +175,19 @@ pub const EVENTUAL: &[Rule] = &[
         "IAM to finish a concurrent change",
         VISIBILITY,
     ),
+    // Right after CreateRole/CreateUser, IAM's own endpoint may not know the
+    // name yet ("The role with name X cannot be found."). A missing policy
+    // ARN ("... does not exist or is not attachable") is a real error.
+    Rule {
+        message: Some("cannot be found"),
+        ..rule(
+            "iam",
+            &["AttachRolePolicy", "AddRoleToInstanceProfile", "PutUserPolicy", "ListAccessKeys", "CreateAccessKey"],
+            "NoSuchEntity",
+            "the new IAM role or user to be visible",
+            30,
+        )
+    },
     Rule {
         message: Some("Error setting policy"),
         ..rule(
@@ -369,6 +382,10 @@ mod tests {
                 .is_some()
         );
         assert!(eventual_rule("iam", "AttachRolePolicy", "ConcurrentModification", "").is_some());
+        let role = "The role with name acme-edxanalytics cannot be found.";
+        assert!(eventual_rule("iam", "AttachRolePolicy", "NoSuchEntity", role).is_some());
+        let policy = "Policy arn:aws:iam::123456789012:policy/acme-x does not exist or is not attachable.";
+        assert!(eventual_rule("iam", "AttachRolePolicy", "NoSuchEntity", policy).is_none(), "a real error");
         assert!(eventual_rule("rds", "ModifyDBInstance", "InvalidDBInstanceState", "").is_some());
         for r in EVENTUAL {
             assert!(r.deadline >= Duration::from_secs(30) && r.deadline <= Duration::from_secs(1800), "{r:?}");
