@@ -1,5 +1,5 @@
-//! Access keys: the file each one is kept in, and when a user gets a new
-//! one. The rules (SPEC section 2):
+//! Access keys: when a user gets a new one, and which keys go. The rules
+//! (SPEC section 2):
 //!
 //! - a user gets a new key only when the secrets directory has none for it
 //!   that is still active on AWS;
@@ -11,113 +11,16 @@
 //!   least useful one goes first;
 //! - a key made by a run that stopped before storing its secret (killed
 //!   between CreateAccessKey and writing the file) is told apart from a
-//!   lost one by the pending marker that run left ([`PendingKey`]): nobody
-//!   holds its secret, so it is deleted and the user is planned as if it
-//!   had never been made.
+//!   lost one by the pending marker that run left
+//!   ([`crate::keyfile::PendingKey`]): nobody holds its secret, so it is
+//!   deleted and the user is planned as if it had never been made.
 //!
-//! The planning is pure; reading and writing the files is the only I/O here.
+//! Pure: the files are read and written in [`crate::keyfile`], the keys
+//! made in [`crate::new_key`].
 
-use std::path::PathBuf;
+use common::{Action, Finding};
 
-use common::error::bad_input;
-use common::{Action, SecretsDir};
-use serde::{Deserialize, Serialize};
-
-/// The file that holds a user's key: `<user>.access-key.json`.
-pub fn file_name(user: &str) -> String {
-    format!("{user}.access-key.json")
-}
-
-/// The pending marker of a user's key: `<user>.access-key.pending.json`.
-pub fn pending_file_name(user: &str) -> String {
-    format!("{user}.access-key.pending.json")
-}
-
-/// A key and its secret as kept in the secrets directory.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct StoredKey {
-    pub user: String,
-    pub access_key_id: String,
-    pub secret_access_key: String,
-}
-
-// Never print the secret, even in a debug log.
-impl std::fmt::Debug for StoredKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredKey")
-            .field("user", &self.user)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .finish()
-    }
-}
-
-/// Reads a JSON file of `user` from the secrets directory, `None` when
-/// there is none. A file that cannot be read as such, or that names
-/// another user, is bad input: the operator fixes or removes it, the tool
-/// never guesses.
-fn read_user_file<T: serde::de::DeserializeOwned>(
-    dir: &SecretsDir,
-    name: &str,
-    what: &str,
-    user: &str,
-    user_of: impl Fn(&T) -> &str,
-) -> anyhow::Result<Option<T>> {
-    let Some(text) = dir.read(name)? else { return Ok(None) };
-    let path = dir.file(name);
-    let value: T = common::secrets::parse_json(&text, &path, what)?;
-    let of = user_of(&value);
-    if of != user {
-        return Err(bad_input(format!("{} is {what} of user {of:?}, not {user:?}: fix or remove it", path.display())));
-    }
-    Ok(Some(value))
-}
-
-/// The id of the key stored for `user`, if any (a bad file is bad input).
-pub fn stored_key_id(dir: &SecretsDir, user: &str) -> anyhow::Result<Option<String>> {
-    let key = read_user_file(dir, &file_name(user), "an access key file", user, |k: &StoredKey| &k.user)?;
-    Ok(key.map(|k| k.access_key_id))
-}
-
-/// Stores a new key (0600, atomically) and returns the file's path.
-pub fn store(dir: &SecretsDir, key: &StoredKey) -> anyhow::Result<PathBuf> {
-    let mut body = serde_json::to_vec_pretty(key)?;
-    body.push(b'\n');
-    dir.write(&file_name(&key.user), &body)
-}
-
-/// Written (0600, atomically) just before CreateAccessKey and removed once
-/// the new key's secret is stored. A later run that finds it knows the run
-/// that wrote it stopped in between: a key of the user that is not listed
-/// here and is not the stored one was made by that run, and its secret,
-/// which AWS shows only in CreateAccessKey's answer, went with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingKey {
-    pub user: String,
-    /// The ids of the user's keys just before the call.
-    pub keys_before: Vec<String>,
-}
-
-/// The key ids listed by `user`'s pending marker, when there is one (a
-/// bad marker is bad input).
-pub fn pending_keys(dir: &SecretsDir, user: &str) -> anyhow::Result<Option<Vec<String>>> {
-    let marker =
-        read_user_file(dir, &pending_file_name(user), "a pending access key marker", user, |p: &PendingKey| &p.user)?;
-    Ok(marker.map(|p| p.keys_before))
-}
-
-/// Writes `user`'s pending marker: the keys it has before a CreateAccessKey.
-pub fn mark_pending(dir: &SecretsDir, user: &str, keys_before: &[String]) -> anyhow::Result<PathBuf> {
-    let marker = PendingKey { user: user.to_owned(), keys_before: keys_before.to_vec() };
-    let mut body = serde_json::to_vec_pretty(&marker)?;
-    body.push(b'\n');
-    dir.write(&pending_file_name(user), &body)
-}
-
-/// Removes `user`'s pending marker; a missing one is fine.
-pub fn clear_pending(dir: &SecretsDir, user: &str) -> anyhow::Result<()> {
-    dir.remove(&pending_file_name(user))
-}
+use crate::keyfile::pending_file_name;
 
 /// A key as ListAccessKeys shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +53,7 @@ pub struct KeyPlan {
     pub stored: bool,
     pub details: Vec<String>,
     /// For the operator, e.g. a lost secret.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Finding>,
 }
 
 fn oldest<'a>(keys: impl Iterator<Item = &'a AwsKey>) -> Option<&'a AwsKey> {
@@ -187,12 +90,14 @@ pub fn plan(user: &str, aws: &[AwsKey], stored: Option<&str>, pending: Option<&[
     kp.warnings.splice(
         0..0,
         unstored.iter().map(|k| {
-            format!(
+            Finding::warning(format!(
                 "access key {} of user {user} was made by an mk-iam run that stopped before storing its secret \
                  (its marker {} is in the secrets directory): nobody holds the secret, so the key is deleted",
                 k.id,
                 pending_file_name(user)
-            )
+            ))
+            .with_code("unstored-access-key")
+            .about(format!("{user}/{}", k.id))
         }),
     );
     kp.ops.push(KeyOp::ClearPending);
@@ -216,11 +121,13 @@ fn plan_known(user: &str, aws: &[AwsKey], stored: Option<&str>, rotate: bool) ->
         }
         let active = aws.iter().filter(|k| k.active);
         if let Some(k) = active.max_by_key(|k| (k.created, k.id.clone())) {
-            let warning = format!(
+            let warning = Finding::warning(format!(
                 "user {user} has active access key {} but its secret is not in the secrets directory (lost?): \
                  no new key was made; run again with --rotate-keys to replace it",
                 k.id
-            );
+            ))
+            .with_code("lost-secret")
+            .about(format!("{user}/{}", k.id));
             return unchanged(&k.id, false, vec![warning]);
         }
     }
@@ -269,7 +176,7 @@ mod tests {
         assert_eq!(p.key_id.as_deref(), Some("AK1"));
         assert!(!p.stored);
         let [w] = &p.warnings[..] else { panic!("one warning: {:?}", p.warnings) };
-        assert!(w.contains("--rotate-keys") && w.contains("AK1"), "{w}");
+        assert!(w.message.contains("--rotate-keys") && w.message.contains("AK1"), "{w:?}");
         // The file names a key that AWS no longer has, but another is active.
         let p = plan("u", &[key("AK2", true, 2)], Some("AK1"), None, false);
         assert!(p.ops.is_empty() && p.warnings.len() == 1);
@@ -308,25 +215,6 @@ mod tests {
     }
 
     #[test]
-    fn stored_file_round_trip_and_checks() {
-        let t = tempfile::tempdir().unwrap();
-        let dir = SecretsDir::new(t.path().join("s"));
-        assert_eq!(stored_key_id(&dir, "u").unwrap(), None);
-        let k = StoredKey { user: "u".into(), access_key_id: "AKIA1".into(), secret_access_key: "s3cr3t".into() };
-        assert!(!format!("{k:?}").contains("s3cr3t"));
-        let path = store(&dir, &k).unwrap();
-        assert!(path.ends_with("u.access-key.json"));
-        assert_eq!(stored_key_id(&dir, "u").unwrap().as_deref(), Some("AKIA1"));
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(v, serde_json::json!({"user": "u", "access_key_id": "AKIA1", "secret_access_key": "s3cr3t"}));
-        dir.write(&file_name("v"), br#"{"user": "u", "access_key_id": "A", "secret_access_key": "x"}"#).unwrap();
-        assert_eq!(common::error::exit_status(&stored_key_id(&dir, "v").unwrap_err()), 2);
-        dir.write(&file_name("w"), b"garbage").unwrap();
-        let e = stored_key_id(&dir, "w").unwrap_err();
-        assert_eq!(common::error::exit_status(&e), 2);
-    }
-
-    #[test]
     fn a_key_an_interrupted_run_made_is_deleted_and_replaced() {
         // Killed after CreateAccessKey of a first key: the marker lists none.
         let before: Vec<String> = vec![];
@@ -336,8 +224,13 @@ mod tests {
         assert_eq!((p.key_id, p.stored), (None, true));
         assert_eq!(p.details, ["unstored key AK9"]);
         let [w] = &p.warnings[..] else { panic!("one warning: {:?}", p.warnings) };
-        assert!(w.contains("AK9") && w.contains("u.access-key.pending.json") && w.contains("deleted"), "{w}");
-        assert!(!w.contains("--rotate-keys"), "not a lost secret: {w}");
+        assert!(
+            w.message.contains("AK9")
+                && w.message.contains("u.access-key.pending.json")
+                && w.message.contains("deleted"),
+            "{w:?}"
+        );
+        assert!(!w.message.contains("--rotate-keys"), "not a lost secret: {w:?}");
         // Killed before the call reached AWS: nothing to delete.
         let p = plan("u", &[], None, Some(&before), false);
         assert_eq!((p.action, p.ops), (Action::Create, vec![KeyOp::Create, KeyOp::ClearPending]));
@@ -364,7 +257,7 @@ mod tests {
         let p = plan("u", &[key("AK1", true, 1)], None, Some(&before), false);
         assert_eq!((p.action, p.ops), (Action::Unchanged, vec![KeyOp::ClearPending]));
         let [w] = &p.warnings[..] else { panic!("one warning: {:?}", p.warnings) };
-        assert!(w.contains("--rotate-keys") && w.contains("AK1"), "{w}");
+        assert!(w.message.contains("--rotate-keys") && w.message.contains("AK1"), "{w:?}");
         // Both at once: the unstored key goes, the lost one is reported.
         let p = plan("u", &[key("AK1", true, 1), key("AK9", true, 9)], None, Some(&before), false);
         assert_eq!(p.ops, vec![KeyOp::Delete("AK9".into()), KeyOp::ClearPending]);
@@ -377,29 +270,5 @@ mod tests {
             vec![KeyOp::Delete("AK9".into()), KeyOp::Create, KeyOp::Delete("AK1".into()), KeyOp::ClearPending]
         );
         assert_eq!(p.action, Action::Update);
-    }
-
-    #[test]
-    fn pending_marker_round_trip_and_checks() {
-        let t = tempfile::tempdir().unwrap();
-        let dir = SecretsDir::new(t.path().join("s"));
-        assert_eq!(pending_keys(&dir, "u").unwrap(), None);
-        let path = mark_pending(&dir, "u", &["AK1".to_owned()]).unwrap();
-        assert!(path.ends_with("u.access-key.pending.json"));
-        assert!(!path.to_string_lossy().ends_with(".access-key.json"), "not taken for a key file");
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(pending_keys(&dir, "u").unwrap(), Some(vec!["AK1".to_owned()]));
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(v, serde_json::json!({"user": "u", "keys_before": ["AK1"]}));
-        clear_pending(&dir, "u").unwrap();
-        clear_pending(&dir, "u").unwrap();
-        assert_eq!(pending_keys(&dir, "u").unwrap(), None);
-        dir.write(&pending_file_name("v"), br#"{"user": "u", "keys_before": []}"#).unwrap();
-        let e = pending_keys(&dir, "v").unwrap_err();
-        assert_eq!(common::error::exit_status(&e), 2);
-        assert!(e.to_string().contains("fix or remove it"), "{e}");
-        dir.write(&pending_file_name("w"), b"{").unwrap();
-        assert_eq!(common::error::exit_status(&pending_keys(&dir, "w").unwrap_err()), 2);
     }
 }
