@@ -3,10 +3,9 @@
 
 use std::path::PathBuf;
 
+use common::secrets::{AccessKeyFile, DbCredentials};
 use ini::Ini;
 use serde::Serialize;
-
-use crate::inputs::{AccessKey, DbCreds};
 
 /// Settings for the EMR clusters of the pipeline (emr-vars.yml).
 #[derive(Debug, Clone)]
@@ -22,11 +21,11 @@ pub struct Facts {
     pub client: String,
     pub region: String,
     pub es_endpoint: String,
-    pub es_key: AccessKey,
+    pub es_key: AccessKeyFile,
     /// The reports user's key and the reports bucket (with --reports).
-    pub reports: Option<(AccessKey, String)>,
-    pub analytics_db: DbCreds,
-    pub edxapp_db: Option<DbCreds>,
+    pub reports: Option<(AccessKeyFile, String)>,
+    pub analytics_db: DbCredentials,
+    pub edxapp_db: Option<DbCredentials>,
     pub config_bucket: String,
     pub tracking_logs_bucket: String,
     pub hadoop_bucket: String,
@@ -96,14 +95,14 @@ pub fn vars_analytics(f: &Facts) -> anyhow::Result<String> {
         mysql_host: &f.analytics_db.host,
         mysql_port: port,
         mysql_user: &f.analytics_db.username,
-        mysql_password: &f.analytics_db.password,
+        mysql_password: f.analytics_db.password.expose(),
         es_host: &f.es_endpoint,
         es_key_id: &f.es_key.access_key_id,
-        es_secret: &f.es_key.secret_access_key,
+        es_secret: f.es_key.secret_access_key.expose(),
         es_region: &f.region,
         report_download_backend: f.reports.as_ref().map(|(k, b)| ReportDownloadBackend {
             key_id: &k.access_key_id,
-            secret: &k.secret_access_key,
+            secret: k.secret_access_key.expose(),
             bucket: b,
         }),
         nginx_port: 80,
@@ -226,21 +225,27 @@ pub fn jenkins_env(f: &Facts) -> anyhow::Result<String> {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use common::secrets::Secret;
+
     use super::*;
 
     pub fn facts() -> Facts {
-        let key = |id: &str| AccessKey { access_key_id: id.into(), secret_access_key: format!("{id}-secret") };
+        let key = |id: &str| AccessKeyFile {
+            user: format!("{id}-user"),
+            access_key_id: id.into(),
+            secret_access_key: Secret::new(format!("{id}-secret")),
+        };
         Facts {
             client: "acme".into(),
             region: "us-east-1".into(),
             es_endpoint: "https://search-acme.us-east-1.es.amazonaws.com".into(),
             es_key: key("AKIAES"),
             reports: Some((key("AKIARP"), "acme-analytics-api-reports".into())),
-            analytics_db: DbCreds {
+            analytics_db: DbCredentials {
                 host: "db.example".into(),
                 port: "3306".into(),
                 username: "analytics".into(),
-                password: "p'w\"d: #x".into(),
+                password: Secret::new("p'w\"d: #x"),
             },
             edxapp_db: None,
             config_bucket: "acme-edxanalytics".into(),

@@ -1,14 +1,15 @@
 //! The other tools' JSON documents, as mk-config reads them, and the
-//! secret values it needs from the secrets directory.
+//! secret files it needs (access keys, database credentials), read through
+//! `common::secrets` in the formats mk-iam and mk-rds-users write.
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use common::SecretsDir;
 use common::error::bad_input;
-use serde::Deserialize;
+use common::secrets::{AccessKeyFile, DbCredentials, parse_json};
 use serde_json::Value;
 
 /// The latest document of each tool, by tool name.
@@ -88,39 +89,19 @@ impl Documents {
     }
 }
 
-/// An access key file as mk-iam writes it.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct AccessKey {
-    pub access_key_id: String,
-    pub secret_access_key: String,
+/// The access key file mk-iam wrote at `path` (the path its document
+/// names). A missing or unreadable file is bad input (run mk-iam first);
+/// so is one that is not an access key file, without quoting it.
+pub fn read_access_key(path: &str) -> anyhow::Result<AccessKeyFile> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("cannot read access key file {path}: {e} (run mk-iam)")))?;
+    parse_json(&text, Path::new(path), "an access key file of mk-iam")
 }
 
 /// A pipeline credentials file (`edxanalytics_creds`, `edxapp_creds`), as
-/// mk-rds-users writes it. The port is a string.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
-pub struct DbCreds {
-    pub host: String,
-    pub port: String,
-    pub username: String,
-    pub password: String,
-}
-
-pub fn read_access_key(path: &str) -> anyhow::Result<AccessKey> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad_input(format!("cannot read access key file {path}: {e} (run mk-iam)")))?;
-    serde_json::from_str(&text).map_err(|e| bad_input(format!("access key file {path} is malformed: {e}")))
-}
-
-pub fn read_db_creds(secrets: &SecretsDir, name: &str) -> anyhow::Result<Option<DbCreds>> {
-    match secrets.read(name)? {
-        None => Ok(None),
-        Some(text) => {
-            let c: DbCreds = serde_json::from_str(&text).map_err(|e| {
-                bad_input(format!("{} is malformed ({e}): re-run mk-rds-users", secrets.file(name).display()))
-            })?;
-            Ok(Some(c))
-        }
-    }
+/// mk-rds-users writes it; `None` when there is none.
+pub fn read_db_creds(secrets: &SecretsDir, name: &str) -> anyhow::Result<Option<DbCredentials>> {
+    secrets.read_json(name, "a credentials file of mk-rds-users (re-run it)")
 }
 
 #[cfg(test)]
@@ -149,5 +130,32 @@ mod tests {
         assert!(d.read("x", r#"{"a":1}"#.as_bytes()).is_err());
         let e = d.read("x", r#"{"tool":"mk-rds","error":"boom"}"#.as_bytes()).unwrap_err();
         assert!(e.to_string().contains("boom"));
+    }
+
+    #[test]
+    fn secret_files_in_the_formats_their_tools_write() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = SecretsDir::new(t.path());
+        let key = t.path().join("u.access-key.json");
+        std::fs::write(&key, r#"{"user": "u", "access_key_id": "AKIA1", "secret_access_key": "s3cr3t", "extra": 1}"#)
+            .unwrap();
+        let k = read_access_key(key.to_str().unwrap()).unwrap();
+        assert_eq!((k.user.as_str(), k.access_key_id.as_str(), k.secret_access_key.expose()), ("u", "AKIA1", "s3cr3t"));
+        std::fs::write(&key, r#"{"user": "u", "access_key_id": 1, "secret_access_key": "leaked"}"#).unwrap();
+        let e = read_access_key(key.to_str().unwrap()).unwrap_err();
+        assert_eq!(common::error::exit_status(&e), 2);
+        assert!(e.to_string().contains("is not an access key file") && !e.to_string().contains("leaked"), "{e}");
+        let e = read_access_key(t.path().join("none.json").to_str().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("(run mk-iam)"), "{e}");
+
+        assert_eq!(read_db_creds(&dir, "edxapp_creds").unwrap(), None);
+        std::fs::write(dir.file("edxapp_creds"), r#"{"host": "h", "port": "3306", "username": "a", "password": "pw"}"#)
+            .unwrap();
+        let c = read_db_creds(&dir, "edxapp_creds").unwrap().unwrap();
+        assert_eq!((c.host.as_str(), c.port.as_str(), c.password.expose()), ("h", "3306", "pw"));
+        std::fs::write(dir.file("edxapp_creds"), r#"{"host": "h", "port": 3306, "password": "leaked"}"#).unwrap();
+        let e = read_db_creds(&dir, "edxapp_creds").unwrap_err();
+        assert_eq!(common::error::exit_status(&e), 2);
+        assert!(e.to_string().contains("mk-rds-users") && !e.to_string().contains("leaked"), "{e}");
     }
 }
