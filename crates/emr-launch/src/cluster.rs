@@ -1,31 +1,19 @@
-//! Clusters on EMR: finding the live ones by name, launching, waiting until
-//! ready, terminating. Thin: the decisions (what is ready, what has
-//! failed) are pure functions here and in `lib`.
-
-use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::io::IsTerminal;
-use std::time::Duration;
+//! Clusters on EMR, steps 2 and 4: finding the live ones by name, looking
+//! at one, and the calls that change something ([`apply_op`]: launching,
+//! terminating). Thin: the decisions are pure functions in `plan` and
+//! `ready`.
 
 use aws_sdk_emr::Client;
-use aws_sdk_emr::types::{ClusterState, InstanceFleetType, InstanceGroupType};
+use aws_sdk_emr::types::{ClusterState, InstanceFleetState, InstanceFleetType, InstanceGroupState, InstanceGroupType};
 use common::AwsResultExt;
-use common::wait::{WaitState, wait_until};
 
+use crate::plan::{LiveCluster, Op};
+use crate::ready::Observation;
 use crate::request::{RunJobFlowRequest, to_sdk};
 
 /// The states of a cluster that is up or on its way up: one of these with
 /// the same name is reused rather than launched again.
 pub const LIVE: [&str; 4] = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"];
-/// The states after which a cluster never comes back.
-pub const ENDED: [&str; 3] = ["TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"];
-
-/// A live cluster of the wanted name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveCluster {
-    pub id: String,
-    pub state: String,
-}
 
 /// Every live cluster with this exact name, newest first (as EMR lists them).
 pub async fn live_clusters(emr: &Client, name: &str) -> anyhow::Result<Vec<LiveCluster>> {
@@ -48,6 +36,24 @@ pub async fn live_clusters(emr: &Client, name: &str) -> anyhow::Result<Vec<LiveC
         .collect())
 }
 
+/// Sends one planned operation (the closure `common::plan::apply` is
+/// given); `before` is the live clusters observed before the plan. Returns
+/// the id of a cluster it launched.
+pub async fn apply_op(emr: &Client, op: &Op, before: &[LiveCluster]) -> anyhow::Result<Option<String>> {
+    match op {
+        Op::RunJobFlow(request) => {
+            let id = launch(emr, request, before).await?;
+            tracing::info!("launched cluster {}: {id}", request.name);
+            Ok(Some(id))
+        }
+        Op::TerminateJobFlows(ids) => {
+            terminate(emr, ids).await?;
+            tracing::info!("terminating {}", ids.join(", "));
+            Ok(None)
+        }
+    }
+}
+
 /// The cluster a launch made, as found after its answer was lost: the
 /// newest live cluster of the name that was not live before the launch.
 pub fn launched(before: &[LiveCluster], now: &[LiveCluster]) -> Option<String> {
@@ -61,14 +67,18 @@ const VERIFY_LOOKS: u32 = 3;
 /// (no client token): a retry of a launch whose answer was lost launches a
 /// second cluster. So it is sent once per try, and after a transient
 /// failure a live cluster of the name that was not in `before` (the live
-/// ones before the launch) is taken as the launch's.
-pub async fn launch(emr: &Client, request: &RunJobFlowRequest, before: &[LiveCluster]) -> anyhow::Result<String> {
+/// ones before the launch) is taken as the launch's. Right after mk-iam
+/// made the EMR roles, EMR may not see them yet: that answer is waited out
+/// (`common::retry::eventually`); it launched nothing.
+async fn launch(emr: &Client, request: &RunJobFlowRequest, before: &[LiveCluster]) -> anyhow::Result<String> {
     let no_retries = aws_sdk_emr::config::Config::builder().retry_config(common::once::no_retries());
     let id = common::once::at_most_once(
         &format!("launching EMR cluster {}", request.name),
         || async {
-            let out =
-                to_sdk(request, emr.run_job_flow()).customize().config_override(no_retries.clone()).send().await?;
+            let out = common::retry::eventually(|| {
+                to_sdk(request, emr.run_job_flow()).customize().config_override(no_retries.clone()).send()
+            })
+            .await?;
             Ok(out.job_flow_id().map(str::to_owned).unwrap_or_default())
         },
         // EMR's cluster list is eventually consistent: a cluster just
@@ -91,50 +101,14 @@ pub async fn launch(emr: &Client, request: &RunJobFlowRequest, before: &[LiveClu
     Ok(id)
 }
 
-/// One look at a cluster.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Observation {
-    pub state: String,
-    /// The state-change reason, `CODE: message`, when EMR gives one.
-    pub reason: Option<String>,
-    pub fleets: bool,
-    pub master_public_dns_name: Option<String>,
-    /// Instance groups (or fleets) by name and state, read once the cluster
-    /// is WAITING.
-    pub members: Option<Vec<(String, String)>>,
-}
-
-impl Observation {
-    /// The state, with EMR's reason when it gave one.
-    pub fn status(&self) -> String {
-        match &self.reason {
-            Some(r) => format!("{} ({r})", self.state),
-            None => self.state.clone(),
-        }
-    }
-}
-
-/// Whether a cluster is ready: WAITING with every instance group (or fleet)
-/// RUNNING; failed once it is terminating or terminated.
-pub fn readiness(o: &Observation) -> WaitState<()> {
-    if ENDED.contains(&o.state.as_str()) {
-        return WaitState::Failed(o.status());
-    }
-    if o.state != "WAITING" {
-        return WaitState::Pending(o.status());
-    }
-    match &o.members {
-        Some(members) => {
-            let not_running: Vec<String> =
-                members.iter().filter(|(_, s)| s != "RUNNING").map(|(n, s)| format!("{n} {s}")).collect();
-            if not_running.is_empty() {
-                WaitState::Ready(())
-            } else {
-                WaitState::Pending(format!("WAITING, but {}", not_running.join(", ")))
-            }
-        }
-        None => WaitState::Pending("WAITING".into()),
-    }
+/// Sends TerminateJobFlows for these clusters.
+pub async fn terminate(emr: &Client, ids: &[String]) -> anyhow::Result<()> {
+    emr.terminate_job_flows()
+        .set_job_flow_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .aws_context(format!("terminating {}", ids.join(", ")))?;
+    Ok(())
 }
 
 /// Reads a cluster's state, and its groups or fleets once it is WAITING.
@@ -158,119 +132,40 @@ pub async fn observe(emr: &Client, id: &str) -> anyhow::Result<Observation> {
         members: None,
     };
     if o.state == "WAITING" {
-        o.members = Some(if o.fleets {
-            let fleets = emr
-                .list_instance_fleets()
-                .cluster_id(id)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .aws_context(format!("listing instance fleets of {id}"))?;
-            fleets
-                .iter()
-                .map(|f| {
-                    let name = f
-                        .name()
-                        .or(f.instance_fleet_type().map(aws_sdk_emr::types::InstanceFleetType::as_str))
-                        .unwrap_or("fleet");
-                    (
-                        name.to_owned(),
-                        f.status()
-                            .and_then(|s| s.state())
-                            .map(aws_sdk_emr::types::InstanceFleetState::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
-                    )
-                })
-                .collect()
-        } else {
-            let groups = emr
-                .list_instance_groups()
-                .cluster_id(id)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .aws_context(format!("listing instance groups of {id}"))?;
-            groups
-                .iter()
-                .map(|g| {
-                    let name = g
-                        .name()
-                        .or(g.instance_group_type().map(aws_sdk_emr::types::InstanceGroupType::as_str))
-                        .unwrap_or("group");
-                    (
-                        name.to_owned(),
-                        g.status()
-                            .and_then(|s| s.state())
-                            .map(aws_sdk_emr::types::InstanceGroupState::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
-                    )
-                })
-                .collect()
-        });
+        o.members = Some(if o.fleets { fleets(emr, id).await? } else { groups(emr, id).await? });
     }
     Ok(o)
 }
 
-/// Why a cluster did not become ready, with its last observation.
-#[derive(Debug)]
-pub enum NotReady {
-    /// It ended (terminating or terminated); EMR's reason says why.
-    Failed(Observation),
-    /// Still not ready at the timeout.
-    TimedOut(Observation),
-    /// Looking at it failed (an AWS error): the cluster may be fine.
-    Error(anyhow::Error),
+/// A group's or fleet's name (its type when unnamed) and state.
+fn member(name: Option<&str>, kind: Option<&str>, fallback: &str, state: Option<&str>) -> (String, String) {
+    (name.or(kind).unwrap_or(fallback).to_owned(), state.unwrap_or("").to_owned())
 }
 
-/// Polls (with the shared backoff) until [`readiness`] says ready or
-/// failed, or the timeout. Returns the last observation when ready.
-pub async fn wait_ready<F, Fut>(what: &str, timeout: Duration, mut poll: F) -> Result<Observation, NotReady>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<Observation>>,
-{
-    let last: RefCell<Option<Observation>> = RefCell::new(None);
-    let poll_failed = Cell::new(false);
-    // wait_until draws progress on a terminal; a CI log gets a line per change.
-    let log_changes = !std::io::stderr().is_terminal();
-    let outcome = wait_until(what, timeout, || {
-        let next = poll();
-        let (last, poll_failed) = (&last, &poll_failed);
-        async move {
-            match next.await {
-                Ok(o) => {
-                    let state = readiness(&o);
-                    let changed = last.borrow().as_ref().is_none_or(|l| l.status() != o.status());
-                    if log_changes && changed {
-                        tracing::info!("{what}: {}", o.status());
-                    }
-                    *last.borrow_mut() = Some(o);
-                    Ok(state)
-                }
-                Err(e) => {
-                    poll_failed.set(true);
-                    Err(e)
-                }
-            }
-        }
-    })
-    .await;
-    let last = last.into_inner();
-    match (outcome, last) {
-        (Ok(()), Some(o)) => Ok(o),
-        (Err(e), _) if poll_failed.get() => Err(NotReady::Error(e)),
-        (Err(_), Some(o)) => match readiness(&o) {
-            WaitState::Failed(_) => Err(NotReady::Failed(o)),
-            _ => Err(NotReady::TimedOut(o)),
-        },
-        (r, None) => Err(NotReady::Error(r.err().unwrap_or_else(|| anyhow::anyhow!("nothing observed")))),
-    }
+/// The cluster's instance fleets, by name and state.
+async fn fleets(emr: &Client, id: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let list = emr.list_instance_fleets().cluster_id(id).into_paginator().items().send();
+    let fleets = list.try_collect().await.aws_context(format!("listing instance fleets of {id}"))?;
+    Ok(fleets
+        .iter()
+        .map(|f| {
+            let state = f.status().and_then(|s| s.state()).map(InstanceFleetState::as_str);
+            member(f.name(), f.instance_fleet_type().map(InstanceFleetType::as_str), "fleet", state)
+        })
+        .collect())
+}
+
+/// The cluster's instance groups, by name and state.
+async fn groups(emr: &Client, id: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let list = emr.list_instance_groups().cluster_id(id).into_paginator().items().send();
+    let groups = list.try_collect().await.aws_context(format!("listing instance groups of {id}"))?;
+    Ok(groups
+        .iter()
+        .map(|g| {
+            let state = g.status().and_then(|s| s.state()).map(InstanceGroupState::as_str);
+            member(g.name(), g.instance_group_type().map(InstanceGroupType::as_str), "group", state)
+        })
+        .collect())
 }
 
 /// The master's private IP: the last master instance EMR lists (earlier
@@ -286,48 +181,9 @@ pub async fn master_private_ip(emr: &Client, id: &str, fleets: bool) -> anyhow::
     Ok(out.instances().iter().rev().find_map(|i| i.private_ip_address()).map(str::to_owned))
 }
 
-/// Sends TerminateJobFlows for these clusters.
-pub async fn terminate(emr: &Client, ids: &[String]) -> anyhow::Result<()> {
-    emr.terminate_job_flows()
-        .set_job_flow_ids(Some(ids.to_vec()))
-        .send()
-        .await
-        .aws_context(format!("terminating {}", ids.join(", ")))?;
-    Ok(())
-}
-
-/// Whether a cluster has finished terminating.
-pub fn terminated(o: &Observation) -> WaitState<String> {
-    match o.state.as_str() {
-        "TERMINATED" | "TERMINATED_WITH_ERRORS" => WaitState::Ready(o.state.clone()),
-        _ => WaitState::Pending(o.status()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn obs(state: &str, members: Option<&[(&str, &str)]>) -> Observation {
-        Observation {
-            state: state.into(),
-            members: members.map(|m| m.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn ready_only_when_waiting_with_every_group_running() {
-        assert!(matches!(readiness(&obs("STARTING", None)), WaitState::Pending(s) if s == "STARTING"));
-        assert!(matches!(readiness(&obs("BOOTSTRAPPING", None)), WaitState::Pending(_)));
-        assert!(matches!(readiness(&obs("RUNNING", None)), WaitState::Pending(_)));
-        let some = [("master", "RUNNING"), ("core", "PROVISIONING")];
-        assert!(
-            matches!(readiness(&obs("WAITING", Some(&some))), WaitState::Pending(s) if s.contains("core PROVISIONING"))
-        );
-        let all = [("master", "RUNNING"), ("core", "RUNNING")];
-        assert!(matches!(readiness(&obs("WAITING", Some(&all))), WaitState::Ready(())));
-    }
 
     #[test]
     fn a_lost_launch_is_the_live_cluster_that_was_not_there_before() {
@@ -337,75 +193,5 @@ mod tests {
         assert_eq!(launched(&[c("j-OLD")], &[c("j-OLD")]), None, "only the one live before");
         assert_eq!(launched(&[c("j-OLD")], &[c("j-NEW"), c("j-OLD")]), Some("j-NEW".into()));
         assert_eq!(launched(&[c("j-OLD")], &[c("j-NEWER"), c("j-NEW"), c("j-OLD")]), Some("j-NEWER".into()), "newest");
-    }
-
-    #[test]
-    fn ended_clusters_fail_with_their_reason() {
-        let mut o = obs("TERMINATED_WITH_ERRORS", None);
-        o.reason = Some("BOOTSTRAP_FAILURE: bootstrap action 1 returned a non-zero return code".into());
-        match readiness(&o) {
-            WaitState::Failed(why) => {
-                assert!(why.starts_with("TERMINATED_WITH_ERRORS (BOOTSTRAP_FAILURE: bootstrap action 1"), "{why}");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(readiness(&obs("TERMINATING", None)), WaitState::Failed(_)));
-    }
-
-    /// A scripted cluster: each poll returns the next observation (the last
-    /// one repeats), counting polls.
-    fn script(
-        seq: Vec<Observation>,
-    ) -> (impl FnMut() -> std::future::Ready<anyhow::Result<Observation>>, std::rc::Rc<Cell<usize>>) {
-        let polls = std::rc::Rc::new(Cell::new(0usize));
-        let counter = polls.clone();
-        let poll = move || {
-            let n = counter.get();
-            counter.set(n + 1);
-            std::future::ready(Ok(seq[n.min(seq.len() - 1)].clone()))
-        };
-        (poll, polls)
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn waits_through_the_start_until_ready() {
-        let (poll, polls) = script(vec![
-            obs("STARTING", None),
-            obs("BOOTSTRAPPING", None),
-            obs("WAITING", Some(&[("master", "RUNNING"), ("core", "BOOTSTRAPPING")])),
-            obs("WAITING", Some(&[("master", "RUNNING"), ("core", "RUNNING")])),
-        ]);
-        let start = tokio::time::Instant::now();
-        let o = wait_ready("cluster c", Duration::from_secs(3600), poll).await.unwrap();
-        assert_eq!(o.state, "WAITING");
-        assert_eq!(polls.get(), 4, "ready on the fourth poll, not before");
-        assert!(start.elapsed() >= Duration::from_secs(2), "it slept between polls: {:?}", start.elapsed());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_failed_start_stops_waiting_with_the_reason() {
-        let mut failed = obs("TERMINATED_WITH_ERRORS", None);
-        failed.reason = Some("VALIDATION_ERROR: The subnet does not exist".into());
-        let (poll, polls) = script(vec![obs("STARTING", None), failed]);
-        match wait_ready("cluster c", Duration::from_secs(3600), poll).await {
-            Err(NotReady::Failed(o)) => assert!(o.status().contains("The subnet does not exist"), "{o:?}"),
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(polls.get(), 2);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_slow_start_times_out_with_the_last_status() {
-        let (poll, _) = script(vec![obs("STARTING", None), obs("BOOTSTRAPPING", None)]);
-        match wait_ready("cluster c", Duration::from_secs(60), poll).await {
-            Err(NotReady::TimedOut(last)) => assert_eq!(last.status(), "BOOTSTRAPPING"),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_aws_error_is_not_a_failed_cluster() {
-        let poll = || std::future::ready(Err::<Observation, _>(anyhow::anyhow!("throttled")));
-        assert!(matches!(wait_ready("c", Duration::from_secs(60), poll).await, Err(NotReady::Error(_))));
     }
 }
