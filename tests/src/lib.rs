@@ -372,3 +372,37 @@ impl Runbook {
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
 }
+
+/// The throwaway sshd the harness started on loopback, standing in for the
+/// director host the database is reached through (scripts/emulators.sh).
+#[derive(Debug, Clone)]
+pub struct SshEnv {
+    /// `127.0.0.1`.
+    pub host: String,
+    pub port: u16,
+    /// The only user it lets in: the one running the tests.
+    pub user: String,
+    /// The private key it takes (ed25519, 0600).
+    pub key: PathBuf,
+    /// Its log (LogLevel DEBUG1): each forwarded channel is a line
+    /// `server_request_direct_tcpip: originator ... target 127.0.0.1 port N`.
+    pub log: PathBuf,
+    /// Its host key as a known_hosts line holds it: `ssh-ed25519 AAAA...`.
+    pub host_key_pub: String,
+}
+
+/// The director stand-in the harness started, or a panic telling how to run
+/// the tests. It forwards local ports to loopback only.
+pub fn ssh_env() -> SshEnv {
+    let var =
+        |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run the tests with scripts/test.sh"));
+    let port = var("ANALYTICS_TEST_SSH_PORT");
+    SshEnv {
+        host: var("ANALYTICS_TEST_SSH_HOST"),
+        port: port.parse().unwrap_or_else(|e| panic!("ANALYTICS_TEST_SSH_PORT={port:?}: {e}")),
+        user: var("ANALYTICS_TEST_SSH_USER"),
+        key: PathBuf::from(var("ANALYTICS_TEST_SSH_KEY")),
+        log: PathBuf::from(var("ANALYTICS_TEST_SSH_LOG")),
+        host_key_pub: var("ANALYTICS_TEST_SSH_HOST_KEY_PUB"),
+    }
+}

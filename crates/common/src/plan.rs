@@ -49,12 +49,21 @@ impl<Op> Step<Op> {
         Step::new(change, Vec::new())
     }
 
+    /// A step that changes no resource of the report: a wait between
+    /// phases (for instances to run), a cleanup of local files.
+    pub fn ops_only(ops: Vec<Op>) -> Self {
+        Step { phase: 0, changes: Vec::new(), ops }
+    }
+
     pub fn in_phase(mut self, phase: u8) -> Self {
         self.phase = phase;
         self
     }
 
     /// The step's (first) change.
+    ///
+    /// # Panics
+    /// On a step of [`Step::ops_only`], which has none.
     pub fn change(&self) -> &Change {
         &self.changes[0]
     }

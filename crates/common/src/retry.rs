@@ -159,6 +159,18 @@ pub const EVENTUAL: &[Rule] = &[
             IAM_PROPAGATION,
         )
     },
+    // Right after AddRoleToInstanceProfile: the profile exists but EC2 does
+    // not see its role yet (the string Terraform's aws_instance waits on).
+    Rule {
+        message: Some("has no associated IAM Roles"),
+        ..rule(
+            "ec2",
+            &["RunInstances", "AssociateIamInstanceProfile"],
+            "InvalidParameterValue",
+            "the instance profile's role to reach EC2",
+            IAM_PROPAGATION,
+        )
+    },
     rule("s3", BUCKET_WRITES, "NoSuchBucket", "the new bucket to be visible", VISIBILITY),
     rule("s3", BUCKET_WRITES, "OperationAborted", "the bucket's previous change to finish", VISIBILITY),
     rule(
@@ -375,6 +387,8 @@ mod tests {
         let profile = "Value (acme-edxanalytics) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name";
         assert!(eventual_rule("ec2", "RunInstances", "InvalidParameterValue", profile).is_some());
         assert!(eventual_rule("ec2", "RunInstances", "InvalidParameterValue", "bad instance type").is_none());
+        let roleless = "Value (arn:aws:iam::123456789012:instance-profile/acme) for parameter iamInstanceProfile.arn is invalid. Instance profile acme has no associated IAM Roles";
+        assert!(eventual_rule("ec2", "RunInstances", "InvalidParameterValue", roleless).is_some());
         assert!(eventual_rule("s3", "PutBucketTagging", "NoSuchBucket", "").is_some());
         assert!(eventual_rule("s3", "DeleteBucket", "NoSuchBucket", "").is_none());
         assert!(

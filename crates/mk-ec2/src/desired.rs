@@ -6,10 +6,8 @@ use std::path::Path;
 use common::Deployment;
 use common::error::bad_input;
 
-use crate::Args;
-
-/// Canonical's AWS account: it publishes the official Ubuntu images.
-pub const CANONICAL_OWNER: &str = "099720109477";
+use crate::args::Args;
+use crate::image::{ImageChoice, UbuntuRelease};
 
 /// Tag saying which of the deployment's hosts a resource belongs to.
 pub const TAG_ROLE: &str = "analytics:role";
@@ -59,49 +57,6 @@ impl Role {
     pub fn from_tag(tag: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.tag() == tag)
     }
-}
-
-/// An Ubuntu LTS release, by number and codename.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UbuntuRelease {
-    pub version: &'static str,
-    pub codename: &'static str,
-}
-
-const RELEASES: [UbuntuRelease; 6] = [
-    UbuntuRelease { version: "24.04", codename: "noble" },
-    UbuntuRelease { version: "22.04", codename: "jammy" },
-    UbuntuRelease { version: "20.04", codename: "focal" },
-    UbuntuRelease { version: "18.04", codename: "bionic" },
-    UbuntuRelease { version: "16.04", codename: "xenial" },
-    UbuntuRelease { version: "14.04", codename: "trusty" },
-];
-
-impl UbuntuRelease {
-    /// `24.04`, `noble`, `24.04 LTS` and `Noble` all name the same release.
-    pub fn parse(s: &str) -> anyhow::Result<Self> {
-        let wanted = s.trim().trim_end_matches("LTS").trim().to_ascii_lowercase();
-        RELEASES.into_iter().find(|r| r.version == wanted || r.codename == wanted).ok_or_else(|| {
-            let known: Vec<String> = RELEASES.iter().map(|r| format!("{} ({})", r.version, r.codename)).collect();
-            bad_input(format!("unknown --ubuntu-release {s:?}: expected one of {}", known.join(", ")))
-        })
-    }
-
-    /// The name of Canonical's amd64 server images of this release on
-    /// EBS: `ubuntu/images/hvm-ssd/...` up to 22.04, `hvm-ssd-gp3/` after.
-    /// Pro and minimal images live under other prefixes and do not match.
-    pub fn image_name_pattern(self) -> String {
-        format!("ubuntu/images/hvm-ssd*/ubuntu-{}-{}-amd64-server-*", self.codename, self.version)
-    }
-}
-
-/// Where the image comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageChoice {
-    /// The newest of Canonical's images whose name matches the pattern.
-    Lookup { release: UbuntuRelease, pattern: String },
-    /// The operator's `--ami-id`.
-    Given(String),
 }
 
 /// Where new hosts go.
@@ -259,7 +214,7 @@ pub fn desired(args: &Args, d: &Deployment) -> anyhow::Result<Desired> {
         }
         (None, None) => NetworkChoice::DefaultVpc,
     };
-    let public_key = match (&args.public_key, args.destroy) {
+    let public_key = match (&args.public_key, args.destroy()) {
         (Some(p), false) => Some(read_public_key(p)?),
         _ => None,
     };
@@ -273,7 +228,7 @@ pub fn desired(args: &Args, d: &Deployment) -> anyhow::Result<Desired> {
         key_name: args.analytics_key.clone().unwrap_or_else(|| d.name("analytics")),
         instance_profile: Some(instance_profile.clone()),
     }];
-    if !args.no_director || args.destroy {
+    if !args.no_director || args.destroy() {
         hosts.push(HostSpec {
             role: Role::Director,
             count: 1,
@@ -307,43 +262,8 @@ mod tests {
         let mut v = vec!["mk-ec2", "--client", "acme"];
         v.extend_from_slice(extra);
         let a = Args::try_parse_from(v).unwrap();
-        let d = Deployment::from_args(&a.deployment, "mk-ec2").unwrap();
+        let d = Deployment::from_args(&a.converge.deployment, "mk-ec2").unwrap();
         (a, d)
-    }
-
-    #[test]
-    fn release_to_pattern() {
-        let p = |s: &str| UbuntuRelease::parse(s).unwrap().image_name_pattern();
-        assert_eq!(p("24.04"), "ubuntu/images/hvm-ssd*/ubuntu-noble-24.04-amd64-server-*");
-        assert_eq!(p("noble"), p("24.04"));
-        assert_eq!(p("Jammy"), "ubuntu/images/hvm-ssd*/ubuntu-jammy-22.04-amd64-server-*");
-        assert_eq!(p("20.04 LTS"), "ubuntu/images/hvm-ssd*/ubuntu-focal-20.04-amd64-server-*");
-        assert_eq!(p("16.04"), "ubuntu/images/hvm-ssd*/ubuntu-xenial-16.04-amd64-server-*");
-        for bad in ["", "24.10", "25.04", "lucid", "24"] {
-            let e = UbuntuRelease::parse(bad).unwrap_err();
-            assert_eq!(common::error::exit_status(&e), 2);
-            assert!(e.to_string().contains("--ubuntu-release"), "{e}");
-        }
-    }
-
-    #[test]
-    fn pattern_matches_canonical_names_only() {
-        // The glob as EC2 applies it: `*` is any run of characters.
-        fn glob(p: &str, s: &str) -> bool {
-            match p.split_once('*') {
-                None => p == s,
-                Some((head, rest)) => {
-                    s.starts_with(head) && (0..=s.len() - head.len()).any(|i| glob(rest, &s[head.len() + i..]))
-                }
-            }
-        }
-        let p = UbuntuRelease::parse("24.04").unwrap().image_name_pattern();
-        assert!(glob(&p, "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250610"));
-        assert!(glob(&p, "ubuntu/images/hvm-ssd/ubuntu-noble-24.04-amd64-server-20240423"));
-        assert!(!glob(&p, "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20250610"));
-        assert!(!glob(&p, "ubuntu-pro-server/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-pro-server-20250610"));
-        assert!(!glob(&p, "ubuntu-minimal/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-minimal-20250610"));
-        assert!(!glob(&p, "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20250610"));
     }
 
     #[test]

@@ -1,33 +1,23 @@
-//! Reading and changing EC2 (and one IAM read). Thin: the decisions are in
-//! `plan`.
+//! Reading EC2 (and one IAM read): the deployment's hosts, key pairs and
+//! addresses, the network, groups and image a launch needs, and the
+//! private key files in the secrets directory. Thin: the decisions are in
+//! `plan`; the writes in `apply` and `launch`.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::time::Duration;
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::config::http::HttpResponse;
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::primitives::Blob;
-use aws_sdk_ec2::types::{
-    BlockDeviceMapping, DomainType, EbsBlockDevice, HttpTokensState, IamInstanceProfileSpecification, Instance,
-    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceType, ResourceType, VolumeType,
-};
+use aws_sdk_ec2::types::Instance;
 use common::error::bad_input;
-use common::{AwsResultExt, Deployment, Report, SecretsDir, WaitState, aws_error_code};
+use common::secrets::Secret;
+use common::{AwsResultExt, Deployment, SecretsDir, aws_error_code};
+use network::{filter, tags_of};
 
-use network::{filter, sdk_tags, tag_spec, tags_of};
+use crate::desired::{Desired, NetworkChoice, Role, TAG_ROLE};
+use crate::image::{CANONICAL_OWNER, Image, ImageChoice, newest_image};
+use crate::keys::PrivateKeyFile;
+use crate::observed::{Address, Host, KeyPair, LIVE_STATES, Network, Observed, Subnet, choose_subnet};
 
-use crate::desired::{Desired, ImageChoice, KeySource, NetworkChoice, Role, TAG_ROLE};
-use crate::outputs::{Built, KeyPairOut};
-use crate::plan::{
-    self, Address, DestroyPlan, Host, HostFix, HostOp, Image, KeyOp, KeyPair, KeyPairStep, LIVE_STATES, Network,
-    Observed, Plan, PrivateKeyFile, Subnet, Target,
-};
-
-/// A host from DescribeInstances or RunInstances; `role` when the answer
-/// may lack the tags (RunInstances).
-fn host_of(i: &Instance, role: Option<Role>) -> Option<Host> {
+pub fn host_of(i: &Instance, role: Option<Role>) -> Option<Host> {
     let tags = tags_of(i.tags());
     let tag = |k: &str| tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| v.clone());
     let role = tag(TAG_ROLE).and_then(|r| Role::from_tag(&r)).or(role)?;
@@ -79,7 +69,7 @@ async fn observe_hosts(ec2: &Client, d: &Deployment) -> anyhow::Result<Vec<Host>
 
 /// The hosts of these ids, whatever their state; none while EC2 does not
 /// know them yet (just launched).
-async fn describe_hosts(ec2: &Client, ids: &[String]) -> anyhow::Result<Vec<Host>> {
+pub async fn describe_hosts(ec2: &Client, ids: &[String]) -> anyhow::Result<Vec<Host>> {
     match ec2.describe_instances().set_instance_ids(Some(ids.to_vec())).send().await {
         Ok(out) => Ok(out
             .reservations()
@@ -116,7 +106,7 @@ async fn observe_key_pairs(ec2: &Client, w: &Desired) -> anyhow::Result<Vec<KeyP
         .collect())
 }
 
-async fn observe_addresses(ec2: &Client, d: &Deployment) -> anyhow::Result<Vec<Address>> {
+pub async fn observe_addresses(ec2: &Client, d: &Deployment) -> anyhow::Result<Vec<Address>> {
     let out = ec2
         .describe_addresses()
         .filters(filter(&format!("tag:{}", common::deployment::TAG_CLIENT), [d.client.as_str()]))
@@ -166,7 +156,7 @@ async fn observe_network(ec2: &Client, choice: &NetworkChoice) -> anyhow::Result
             })
         })
         .collect();
-    let chosen = plan::choose_subnet(&subnets).ok_or_else(|| match choice {
+    let chosen = choose_subnet(&subnets).ok_or_else(|| match choice {
         NetworkChoice::DefaultVpc => anyhow::anyhow!(
             "this region has no default VPC (or it has no default subnets): pass --vpc-id or --subnet-id"
         ),
@@ -212,13 +202,13 @@ async fn observe_image(ec2: &Client, choice: &ImageChoice) -> anyhow::Result<Opt
         ImageChoice::Lookup { pattern, .. } => {
             let out = ec2
                 .describe_images()
-                .owners(crate::desired::CANONICAL_OWNER)
+                .owners(CANONICAL_OWNER)
                 .filters(filter("name", [pattern.as_str()]))
                 .filters(filter("state", ["available"]))
                 .send()
                 .await
                 .aws_context("looking up Ubuntu images")?;
-            let found = plan::newest_image(out.images().iter().filter_map(image_of).collect());
+            let found = newest_image(out.images().iter().filter_map(image_of).collect());
             if let Some(i) = &found {
                 tracing::debug!("newest image for {pattern}: {} {} ({})", i.id, i.name, i.creation_date);
             }
@@ -276,9 +266,10 @@ pub async fn observe(
         .filter(|f| secrets.file(f).is_file())
         .map(|f| {
             // Read for its public key only; the text is dropped here.
-            let found = match std::fs::read_to_string(secrets.file(&f)) {
-                Ok(text) => crate::keys::private_key_file(&text),
-                Err(e) => PrivateKeyFile::Unreadable(e.to_string()),
+            let found = match secrets.read(&f).map(|t| t.map(Secret::new)) {
+                Ok(Some(text)) => crate::keys::private_key_file(text.expose()),
+                Ok(None) => PrivateKeyFile::Unreadable("it is gone".to_owned()),
+                Err(e) => PrivateKeyFile::Unreadable(format!("{e:#}")),
             };
             (f, found)
         })
@@ -292,545 +283,29 @@ pub async fn observe(
     Ok(o)
 }
 
-// ---------------------------------------------------------------- apply
-
-/// How long to keep retrying while IAM propagates a fresh instance
-/// profile to EC2 (seconds between tries; about a minute in all).
-pub const PROFILE_PROPAGATION_DELAYS: [u64; 6] = [1, 2, 4, 8, 15, 30];
-
-/// EC2's answer while it does not see an instance profile yet:
-/// `InvalidParameterValue: Value (x) for parameter iamInstanceProfile.name
-/// is invalid. Invalid IAM Instance Profile name`.
-pub fn is_profile_propagation(code: Option<&str>, message: Option<&str>) -> bool {
-    code == Some("InvalidParameterValue")
-        && message.is_some_and(|m| {
-            let m = m.to_ascii_lowercase();
-            m.contains("iaminstanceprofile") || m.contains("instance profile")
-        })
-}
-
-async fn retry_profile_propagation<T, E, F, Fut>(what: &str, mut call: F) -> Result<T, SdkError<E, HttpResponse>>
-where
-    E: ProvideErrorMetadata,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-{
-    let mut delays = PROFILE_PROPAGATION_DELAYS.into_iter();
-    loop {
-        match call().await {
-            Err(e) if is_profile_propagation(aws_error_code(&e), e.as_service_error().and_then(|s| s.message())) => {
-                let Some(secs) = delays.next() else { return Err(e) };
-                tracing::info!("{what}: the instance profile is not visible to EC2 yet; retrying in {secs}s");
-                tokio::time::sleep(Duration::from_secs(secs)).await;
-            }
-            r => return r,
-        }
-    }
-}
-
-pub struct Apply<'a> {
-    pub ec2: &'a Client,
-    pub d: &'a Deployment,
-    pub o: &'a Observed,
-    pub secrets: &'a SecretsDir,
-    pub wait: Option<Duration>,
-}
-
-impl Apply<'_> {
-    async fn key_pairs(&self, p: &Plan, report: &mut Report) -> anyhow::Result<Vec<KeyPairOut>> {
-        let mut out = Vec::new();
-        for step in &p.key_pairs {
-            let name = &step.spec.name;
-            let file = step.spec.file_name();
-            let mut change = step.change.clone();
-            let (id, fingerprint) = match &step.op {
-                KeyOp::Generate | KeyOp::Replace => {
-                    if step.op == KeyOp::Replace {
-                        self.ec2
-                            .delete_key_pair()
-                            .key_name(name)
-                            .send()
-                            .await
-                            .aws_context(format!("deleting key pair {name}, whose private key was never stored"))?;
-                        tracing::info!("deleted key pair {name}, whose private key was never stored");
-                    }
-                    // The private key is on disk before EC2 hears of the
-                    // key: a stop from here on leaves a file to import.
-                    let public_key = crate::keys::write_new_key(self.secrets, &file, name)?;
-                    tracing::info!("generated key {name}; private key in {}", self.secrets.file(&file).display());
-                    self.import(step, &public_key, KeySource::SecretsDir).await?
-                }
-                KeyOp::Import(public_key, source) => self.import(step, public_key, *source).await?,
-                KeyOp::Tag(tags) => {
-                    let k = step.existing.as_ref().expect("tagging an existing key pair");
-                    let id = k.id.clone().ok_or_else(|| anyhow::anyhow!("key pair {name} has no id to tag"))?;
-                    self.tag(&id, tags).await?;
-                    (k.id.clone(), k.fingerprint.clone())
-                }
-                KeyOp::Keep => {
-                    let k = step.existing.as_ref();
-                    (k.and_then(|k| k.id.clone()), k.and_then(|k| k.fingerprint.clone()))
-                }
-            };
-            if let Some(id) = &id {
-                change = change.with_id(id);
-            }
-            report.change(change);
-            let private_key_file = self.secrets.file(&file);
-            out.push(KeyPairOut {
-                role: step.spec.role,
-                name: name.clone(),
-                id,
-                fingerprint,
-                private_key_file: (step.holds_private_key && private_key_file.is_file()).then_some(private_key_file),
-            });
-        }
-        Ok(out)
-    }
-
-    /// ImportKeyPair of `public_key`, tagged. The SDK retries a lost answer,
-    /// and the retry finds the key pair there: taken as done when it is
-    /// this client's and holds this very key.
-    async fn import(
-        &self,
-        step: &KeyPairStep,
-        public_key: &str,
-        source: KeySource,
-    ) -> anyhow::Result<(Option<String>, Option<String>)> {
-        let name = &step.spec.name;
-        let tags = plan::key_pair_tags(self.d, step.spec.role, source);
-        let what = format!("importing key pair {name}");
-        let call = self
-            .ec2
-            .import_key_pair()
-            .key_name(name)
-            .public_key_material(Blob::new(public_key.as_bytes()))
-            .tag_specifications(tag_spec(ResourceType::KeyPair, &tags))
-            .send();
-        match call.await {
-            Ok(imported) => {
-                tracing::info!("imported key pair {name}");
-                Ok((imported.key_pair_id().map(str::to_owned), imported.key_fingerprint().map(str::to_owned)))
-            }
-            Err(e) if aws_error_code(&e) == Some("InvalidKeyPair.Duplicate") => match self.key_pair(name).await? {
-                Some(k)
-                    if self.is_ours(&k.tags)
-                        && crate::keys::same_key(k.public_key.as_deref(), k.fingerprint.as_deref(), public_key)
-                            != Some(false) =>
-                {
-                    Ok((k.id, k.fingerprint))
-                }
-                _ => {
-                    Err(e).aws_context(format!("{what} (one of that name appeared, not this client's or another key)"))
-                }
-            },
-            Err(e) => Err(e).aws_context(what),
-        }
-    }
-
-    /// One key pair by name, if it exists.
-    async fn key_pair(&self, name: &str) -> anyhow::Result<Option<KeyPair>> {
-        let out = self
-            .ec2
-            .describe_key_pairs()
-            .filters(filter("key-name", [name]))
-            .include_public_key(true)
-            .send()
-            .await
-            .aws_context(format!("reading key pair {name}"))?;
-        Ok(out.key_pairs().iter().find(|k| k.key_name() == Some(name)).map(|k| KeyPair {
-            name: name.to_owned(),
-            id: k.key_pair_id().map(str::to_owned),
-            fingerprint: k.key_fingerprint().map(str::to_owned),
-            public_key: k.public_key().map(str::to_owned),
-            tags: tags_of(k.tags()),
-        }))
-    }
-
-    /// Whether tags say this client's.
-    fn is_ours(&self, tags: &[(String, String)]) -> bool {
-        tags.iter().any(|(k, v)| k == common::deployment::TAG_CLIENT && v == self.d.client.as_str())
-    }
-
-    async fn tag(&self, id: &str, tags: &[(String, String)]) -> anyhow::Result<()> {
-        self.ec2
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .aws_context(format!("tagging {id}"))?;
-        Ok(())
-    }
-
-    /// RunInstances for one host. The token makes a retry return the same
-    /// instance; a token EC2 answers with a dead instance is salted.
-    async fn launch(
-        &self,
-        step: &plan::HostStep,
-        index: u32,
-        name: &str,
-        tags: &[(String, String)],
-        key_pair_id: &str,
-    ) -> anyhow::Result<Host> {
-        let spec = &step.spec;
-        let image = self.o.image.as_ref().ok_or_else(|| anyhow::anyhow!("no image to launch {name} from"))?;
-        let network = self.o.network.as_ref().ok_or_else(|| anyhow::anyhow!("no subnet to launch {name} in"))?;
-        let group = |g: &str| {
-            self.o
-                .groups
-                .get(g)
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("security group {g} not found: run mk-sg first"))
-        };
-        let groups = vec![group("default")?, group(&spec.group_name)?];
-        let root = BlockDeviceMapping::builder()
-            .device_name(image.root_device_name.as_deref().unwrap_or("/dev/sda1"))
-            .ebs(
-                EbsBlockDevice::builder()
-                    .volume_size(spec.root_volume_gb)
-                    .volume_type(VolumeType::Gp3)
-                    .delete_on_termination(true)
-                    .encrypted(true)
-                    .build(),
-            )
-            .build();
-        let metadata = InstanceMetadataOptionsRequest::builder()
-            .http_tokens(HttpTokensState::Required)
-            .http_endpoint(InstanceMetadataEndpointState::Enabled)
-            .build();
-        let mut salt: Option<String> = None;
-        for _ in 0..3 {
-            let token = plan::client_token(self.d.client.as_str(), spec.role, index, key_pair_id, salt.as_deref());
-            let out = retry_profile_propagation(&format!("launching {name}"), || {
-                let mut req = self
-                    .ec2
-                    .run_instances()
-                    .image_id(&image.id)
-                    .instance_type(InstanceType::from(spec.instance_type.as_str()))
-                    .min_count(1)
-                    .max_count(1)
-                    .key_name(&spec.key_name)
-                    .set_security_group_ids(Some(groups.clone()))
-                    .subnet_id(&network.subnet_id)
-                    .block_device_mappings(root.clone())
-                    .metadata_options(metadata.clone())
-                    .tag_specifications(tag_spec(ResourceType::Instance, tags))
-                    .tag_specifications(tag_spec(ResourceType::Volume, tags))
-                    .client_token(&token);
-                if let Some(profile) = &spec.instance_profile {
-                    req = req.iam_instance_profile(IamInstanceProfileSpecification::builder().name(profile).build());
-                }
-                req.send()
-            })
-            .await
-            .aws_context(format!("launching {name} ({})", spec.instance_type))?;
-            let host = out
-                .instances()
-                .first()
-                .and_then(|i| host_of(i, Some(spec.role)))
-                .ok_or_else(|| anyhow::anyhow!("RunInstances for {name} returned no instance"))?;
-            if matches!(host.state.as_str(), "shutting-down" | "terminated") {
-                tracing::info!("client token {token} names the terminated {}; launching with a new one", host.id);
-                salt = Some(host.id);
-                continue;
-            }
-            tracing::info!("launched {name}: {} ({})", host.id, spec.instance_type);
-            return Ok(Host { name: Some(name.to_owned()), tags: tags.to_vec(), ..host });
-        }
-        anyhow::bail!("launching {name}: EC2 kept answering with terminated instances")
-    }
-
-    async fn wait_for(&self, ids: &[String], target: Target) -> anyhow::Result<Vec<Host>> {
-        let Some(timeout) = self.wait else { return Ok(Vec::new()) };
-        let what = match target {
-            Target::Running => format!("instances {} running", ids.join(", ")),
-            Target::Terminated => format!("instances {} terminated", ids.join(", ")),
-        };
-        common::wait::wait_until(&what, timeout, || async {
-            let hosts = describe_hosts(self.ec2, ids).await?;
-            let states: Vec<(String, Option<String>)> = ids
-                .iter()
-                .map(|id| (id.clone(), hosts.iter().find(|h| &h.id == id).map(|h| h.state.clone())))
-                .collect();
-            Ok(match plan::readiness(&states, target) {
-                WaitState::Ready(()) => WaitState::Ready(hosts),
-                WaitState::Pending(s) => WaitState::Pending(s),
-                WaitState::Failed(s) => WaitState::Failed(s),
-            })
-        })
+/// One key pair by name, if it exists.
+pub async fn key_pair(ec2: &Client, name: &str) -> anyhow::Result<Option<KeyPair>> {
+    let out = ec2
+        .describe_key_pairs()
+        .filters(filter("key-name", [name]))
+        .include_public_key(true)
+        .send()
         .await
-    }
-
-    /// Carries out a converging plan, recording each change as it is done.
-    pub async fn converge(&self, p: &Plan, report: &mut Report) -> anyhow::Result<Built> {
-        let key_pairs = self.key_pairs(p, report).await?;
-        let mut mutated = p.key_pairs.iter().any(|k| k.op != KeyOp::Keep);
-
-        // Hosts, in plan order.
-        let mut hosts: Vec<Host> = Vec::new();
-        for step in &p.hosts {
-            let mut change = step.change.clone();
-            match &step.op {
-                HostOp::Keep(h, fixes) => {
-                    for fix in fixes {
-                        match fix {
-                            HostFix::Tag(tags) => self.tag(&h.id, tags).await?,
-                            HostFix::RequireImdsv2 => {
-                                self.ec2
-                                    .modify_instance_metadata_options()
-                                    .instance_id(&h.id)
-                                    .http_tokens(HttpTokensState::Required)
-                                    .http_endpoint(InstanceMetadataEndpointState::Enabled)
-                                    .send()
-                                    .await
-                                    .aws_context(format!("requiring IMDSv2 on {}", h.label()))?;
-                            }
-                        }
-                        mutated = true;
-                    }
-                    hosts.push((**h).clone());
-                }
-                HostOp::Launch { index, name, tags } => {
-                    let key = key_pairs.iter().find(|k| k.role == step.spec.role);
-                    let key_id = key.and_then(|k| k.id.clone()).unwrap_or_else(|| step.spec.key_name.clone());
-                    let h = self.launch(step, *index, name, tags, &key_id).await?;
-                    change = change.with_id(&h.id);
-                    hosts.push(h);
-                    mutated = true;
-                }
-            }
-            report.change(change);
-        }
-
-        // Wait for what is starting.
-        let starting: Vec<String> = hosts.iter().filter(|h| h.state == "pending").map(|h| h.id.clone()).collect();
-        if self.wait.is_none() {
-            // Not waited for (--no-wait): its profile and address follow
-            // in the run that waits.
-            for h in hosts.iter().filter(|h| h.state == "pending") {
-                report.pending(plan::KIND_INSTANCE, h.label(), &h.state);
-            }
-        } else if !starting.is_empty() {
-            for fresh in self.wait_for(&starting, Target::Running).await? {
-                if let Some(h) = hosts.iter_mut().find(|h| h.id == fresh.id) {
-                    *h = Host { name: h.name.clone().or(fresh.name.clone()), ..fresh };
-                }
-            }
-        }
-        let settled = |h: &Host| matches!(h.state.as_str(), "running" | "stopped");
-
-        for step in &p.profiles {
-            let h = &hosts[step.host];
-            let mut change = step.change.clone();
-            if step.associate {
-                if !settled(h) {
-                    report.info(format!(
-                        "{} ({}) is {}: instance profile {} is associated by a run once it is running",
-                        h.label(),
-                        h.id,
-                        h.state,
-                        step.profile
-                    ));
-                    continue;
-                }
-                let out =
-                    retry_profile_propagation(&format!("associating {} with {}", step.profile, h.label()), || {
-                        self.ec2
-                            .associate_iam_instance_profile()
-                            .instance_id(&h.id)
-                            .iam_instance_profile(
-                                IamInstanceProfileSpecification::builder().name(&step.profile).build(),
-                            )
-                            .send()
-                    })
-                    .await
-                    .aws_context(format!(
-                        "associating instance profile {} with {}",
-                        step.profile,
-                        h.label()
-                    ))?;
-                if let Some(id) = out.iam_instance_profile_association().and_then(|a| a.association_id()) {
-                    change = change.with_id(id);
-                }
-                tracing::info!("associated instance profile {} with {}", step.profile, h.label());
-                mutated = true;
-            } else if change.id.is_none()
-                && let Some(arn) = &h.profile_arn
-            {
-                change = change.with_id(arn);
-            }
-            report.change(change);
-        }
-
-        let mut address = None;
-        if let Some(step) = &p.address {
-            let mut change = step.change.clone();
-            let mut a = match &step.existing {
-                Some(a) => {
-                    if !step.tags.is_empty() {
-                        self.tag(&a.allocation_id, &step.tags).await?;
-                        mutated = true;
-                    }
-                    a.clone()
-                }
-                None => {
-                    // Nothing deduplicates an allocation, and each address
-                    // costs money: sent once per try, and after a lost
-                    // answer the address is looked for by its tags (the plan
-                    // allocates only when none of the client's exists).
-                    let no_retries = aws_sdk_ec2::config::Config::builder().retry_config(common::once::no_retries());
-                    let a = common::once::at_most_once(
-                        "allocating an Elastic IP",
-                        || async {
-                            let out = self
-                                .ec2
-                                .allocate_address()
-                                .domain(DomainType::Vpc)
-                                .tag_specifications(tag_spec(ResourceType::ElasticIp, &step.tags))
-                                .customize()
-                                .config_override(no_retries.clone())
-                                .send()
-                                .await?;
-                            Ok(Address {
-                                allocation_id: out.allocation_id().unwrap_or_default().to_owned(),
-                                public_ip: out.public_ip().unwrap_or_default().to_owned(),
-                                tags: step.tags.clone(),
-                                ..Default::default()
-                            })
-                        },
-                        || async {
-                            let found = observe_addresses(self.ec2, self.d).await?;
-                            Ok(found.into_iter().find(|a| a.association_id.is_none()))
-                        },
-                    )
-                    .await?;
-                    mutated = true;
-                    tracing::info!("allocated Elastic IP {} ({})", a.public_ip, a.allocation_id);
-                    change = change.with_id(&a.allocation_id);
-                    a
-                }
-            };
-            if let Some(i) = step.associate_with {
-                let h = &hosts[i];
-                if settled(h) {
-                    let out = self
-                        .ec2
-                        .associate_address()
-                        .allocation_id(&a.allocation_id)
-                        .instance_id(&h.id)
-                        .send()
-                        .await
-                        .aws_context(format!("associating Elastic IP {} with {}", a.public_ip, h.label()))?;
-                    a.association_id = out.association_id().map(str::to_owned);
-                    a.instance_id = Some(h.id.clone());
-                    tracing::info!("associated Elastic IP {} with {}", a.public_ip, h.label());
-                    mutated = true;
-                } else {
-                    report.info(format!(
-                        "{} ({}) is {}: Elastic IP {} is associated by a run once it is running",
-                        h.label(),
-                        h.id,
-                        h.state,
-                        a.public_ip
-                    ));
-                    change.details.retain(|d| d != "association");
-                    if change.action == common::Action::Update && change.details.is_empty() {
-                        change.action = common::Action::Unchanged;
-                    }
-                }
-            }
-            report.change(change);
-            address = Some(a);
-        }
-
-        // Addresses moved: read the hosts once more for the outputs.
-        if mutated && !hosts.is_empty() {
-            let ids: Vec<String> = hosts.iter().map(|h| h.id.clone()).collect();
-            for fresh in describe_hosts(self.ec2, &ids).await? {
-                if let Some(h) = hosts.iter_mut().find(|h| h.id == fresh.id) {
-                    *h = Host { name: h.name.clone().or(fresh.name.clone()), ..fresh };
-                }
-            }
-        }
-        Ok(Built {
-            hosts,
-            key_pairs,
-            address,
-            image_id: self.o.image.as_ref().map(|i| i.id.clone()),
-            network: self.o.network.clone(),
-        })
-    }
-
-    /// Removes the deployment's address, hosts and key pairs, in that order.
-    pub async fn destroy(&self, p: &DestroyPlan, report: &mut Report) -> anyhow::Result<()> {
-        for (a, change) in &p.addresses {
-            if let Some(assoc) = &a.association_id {
-                self.ec2
-                    .disassociate_address()
-                    .association_id(assoc)
-                    .send()
-                    .await
-                    .aws_context(format!("disassociating Elastic IP {}", a.public_ip))?;
-            }
-            self.ec2
-                .release_address()
-                .allocation_id(&a.allocation_id)
-                .send()
-                .await
-                .aws_context(format!("releasing Elastic IP {}", a.public_ip))?;
-            tracing::info!("released Elastic IP {} ({})", a.public_ip, a.allocation_id);
-            report.change(change.clone());
-        }
-        if !p.hosts.is_empty() {
-            let ids: Vec<String> = p.hosts.iter().map(|(h, _)| h.id.clone()).collect();
-            self.ec2
-                .terminate_instances()
-                .set_instance_ids(Some(ids.clone()))
-                .send()
-                .await
-                .aws_context(format!("terminating {}", ids.join(", ")))?;
-            tracing::info!("terminating {}", ids.join(", "));
-            for (_, change) in &p.hosts {
-                report.change(change.clone());
-            }
-            self.wait_for(&ids, Target::Terminated).await?;
-        }
-        for (spec, change) in &p.key_pairs {
-            self.ec2
-                .delete_key_pair()
-                .key_name(&spec.name)
-                .send()
-                .await
-                .aws_context(format!("deleting key pair {}", spec.name))?;
-            self.secrets.remove(&spec.file_name())?;
-            tracing::info!("deleted key pair {} and its private key file", spec.name);
-            report.change(change.clone());
-        }
-        for f in &p.stale_files {
-            self.secrets.remove(f)?;
-            tracing::info!("removed {}, whose key pair no longer exists", self.secrets.file(f).display());
-        }
-        Ok(())
-    }
+        .aws_context(format!("reading key pair {name}"))?;
+    Ok(out.key_pairs().iter().find(|k| k.key_name() == Some(name)).map(|k| KeyPair {
+        name: name.to_owned(),
+        id: k.key_pair_id().map(str::to_owned),
+        fingerprint: k.key_fingerprint().map(str::to_owned),
+        public_key: k.public_key().map(str::to_owned),
+        tags: tags_of(k.tags()),
+    }))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use aws_sdk_ec2::types::InstanceType;
 
-    #[test]
-    fn profile_propagation_errors() {
-        let aws = "Value (acme-edxanalytics) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name";
-        assert!(is_profile_propagation(Some("InvalidParameterValue"), Some(aws)));
-        assert!(!is_profile_propagation(
-            Some("InvalidParameterValue"),
-            Some("Invalid value 't2.huge' for InstanceType")
-        ));
-        assert!(!is_profile_propagation(Some("UnauthorizedOperation"), Some(aws)));
-        assert!(!is_profile_propagation(None, None));
-        assert!(PROFILE_PROPAGATION_DELAYS.iter().sum::<u64>() >= 45, "IAM takes tens of seconds to propagate");
-    }
+    use super::*;
 
     #[test]
     fn hosts_from_instances() {

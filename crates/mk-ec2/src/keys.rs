@@ -7,14 +7,23 @@
 //! or the key pair and its file.
 //!
 //! Also reads the public key back out of such a file, and tells whether a
-//! key pair EC2 describes holds a given public key.
+//! key pair EC2 describes holds a given public key. The private key file is
+//! written through `common::secrets` (0600, atomically, in the 0700
+//! directory); no EC2 call is made here.
 
 use ssh_key::rand_core::OsRng;
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 
 use common::SecretsDir;
 
-use crate::plan::PrivateKeyFile;
+/// A private key file found in the secrets directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrivateKeyFile {
+    /// Its public key line.
+    PublicKey(String),
+    /// Why its public key cannot be read.
+    Unreadable(String),
+}
 
 /// Generates an ed25519 key, writes its private key (OpenSSH format, 0600,
 /// atomically) as `file` in the secrets directory, and returns the public

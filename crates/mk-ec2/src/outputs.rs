@@ -1,12 +1,15 @@
 //! The `outputs` of the report: what later steps and the operator need.
-//! Pure.
+//! Pure, apart from looking whether a private key file is there.
 
 use std::path::PathBuf;
 
+use common::SecretsDir;
 use serde_json::{Map, Value, json};
 
+use crate::converge::Converge;
 use crate::desired::Role;
-use crate::plan::{Address, Host, Network, Observed};
+use crate::ledger::Ledger;
+use crate::observed::{Address, Host, Network, Observed};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPairOut {
@@ -28,7 +31,37 @@ pub struct Built {
     pub network: Option<Network>,
 }
 
+/// The key pairs as the ledger has them (under dry-run, as they exist),
+/// each with its private key file when the secrets directory holds it.
+pub fn key_pairs(c: &Converge, ledger: &Ledger, secrets: &SecretsDir) -> Vec<KeyPairOut> {
+    c.key_pairs
+        .iter()
+        .map(|k| {
+            let file = secrets.file(&k.spec.file_name());
+            let ids = ledger.key_pair(k.spec.role);
+            KeyPairOut {
+                role: k.spec.role,
+                name: k.spec.name.clone(),
+                id: ids.id,
+                fingerprint: ids.fingerprint,
+                private_key_file: (k.holds_private_key && file.is_file()).then_some(file),
+            }
+        })
+        .collect()
+}
+
 impl Built {
+    /// What the run made and found, as the ledger has it.
+    pub fn made(o: &Observed, ledger: &Ledger, key_pairs: Vec<KeyPairOut>) -> Built {
+        Built {
+            hosts: ledger.hosts(),
+            key_pairs,
+            address: ledger.address(),
+            image_id: o.image.as_ref().map(|i| i.id.clone()),
+            network: o.network.clone(),
+        }
+    }
+
     /// The dry-run view: what already exists.
     pub fn observed(o: &Observed, key_pairs: Vec<KeyPairOut>) -> Built {
         let mut hosts = o.hosts.clone();

@@ -423,7 +423,7 @@ async fn public_key_in_ec2(ec2: &Client, name: &str) -> String {
 /// The public key of a private key file, without its comment.
 fn public_key_of_file(path: &Path) -> String {
     match mk_ec2::keys::private_key_file(&std::fs::read_to_string(path).unwrap()) {
-        mk_ec2::plan::PrivateKeyFile::PublicKey(line) => line.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
+        mk_ec2::keys::PrivateKeyFile::PublicKey(line) => line.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
         other => panic!("{}: {other:?}", path.display()),
     }
 }

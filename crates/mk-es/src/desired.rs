@@ -7,7 +7,7 @@ use std::fmt;
 use common::Deployment;
 use common::error::bad_input;
 
-use crate::Args;
+use crate::args::Args;
 
 /// The search engine of a domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,7 +239,7 @@ mod tests {
         let mut argv = vec!["mk-es", "--client", "acme"];
         argv.extend_from_slice(extra);
         let a = Args::try_parse_from(argv).unwrap();
-        let d = Deployment::from_args(&a.deployment, "mk-es").unwrap();
+        let d = Deployment::from_args(&a.converge.deployment, "mk-es").unwrap();
         domain(&a, &d)
     }
 
@@ -358,7 +358,7 @@ mod tests {
         }
         let argv = ["mk-es", "--client", "a-very-long-client-name"];
         let a = Args::try_parse_from(argv).unwrap();
-        let d = Deployment::from_args(&a.deployment, "mk-es").unwrap();
+        let d = Deployment::from_args(&a.converge.deployment, "mk-es").unwrap();
         assert!(domain(&a, &d).unwrap_err().to_string().contains("--domain-name"));
     }
 }

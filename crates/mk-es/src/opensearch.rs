@@ -9,13 +9,15 @@ use aws_sdk_opensearch::types::{
     ClusterConfig, DomainEndpointOptions, DomainStatus, EbsOptions, EncryptionAtRestOptions,
     NodeToNodeEncryptionOptions, OpenSearchPartitionInstanceType, SnapshotOptions, Tag, TlsSecurityPolicy, VolumeType,
 };
+use common::retry::eventually;
 use common::wait::{WaitState, wait_until};
 use common::{AwsResultExt, aws_error_code};
 
-use crate::plan::{
-    ClusterSection, CustomEndpoint, DomainOp, DomainSettings, DomainState, EbsSection, EndpointSection, ObservedDomain,
-    Section, made_by_our_create, readiness,
+use crate::domain::{
+    ClusterSection, CustomEndpoint, DomainSettings, DomainState, EbsSection, EndpointSection, ObservedDomain, Section,
+    made_by_our_create, readiness,
 };
+use crate::plan::Op;
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
 const ALREADY_EXISTS: &str = "ResourceAlreadyExistsException";
@@ -156,6 +158,27 @@ async fn made_by_us(es: &Client, name: &str, tags: &[(String, String)]) -> anyho
     Ok(observe(es, name).await?.filter(|o| made_by_our_create(o, tags)).map(|o| o.arn))
 }
 
+fn create_request(
+    es: &Client,
+    name: &str,
+    engine_version: &str,
+    s: &DomainSettings,
+    tags: &[Tag],
+) -> aws_sdk_opensearch::operation::create_domain::builders::CreateDomainFluentBuilder {
+    es.create_domain()
+        .domain_name(name)
+        .engine_version(engine_version)
+        .cluster_config(cluster_config(&s.cluster))
+        .ebs_options(ebs_options(&s.ebs))
+        .set_snapshot_options(s.snapshot_hour.map(snapshot_options))
+        .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(s.encryption_at_rest).build())
+        .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(s.node_to_node).build())
+        .domain_endpoint_options(endpoint_options(&s.endpoint))
+        .set_advanced_options(Some(advanced(&s.advanced_options)))
+        .set_access_policies(s.access_policy.as_ref().map(std::string::ToString::to_string))
+        .set_tag_list(Some(tags.to_vec()))
+}
+
 /// Creates the domain; returns its ARN. A name AWS deduplicates, but the
 /// SDK's retry of a create whose answer was lost would answer "already
 /// exists": so each try is sent once, and after a transient failure (or an
@@ -174,23 +197,15 @@ async fn create(
     let made = common::once::at_most_once(
         &what,
         || async {
-            let sent = es
-                .create_domain()
-                .domain_name(name)
-                .engine_version(engine_version)
-                .cluster_config(cluster_config(&s.cluster))
-                .ebs_options(ebs_options(&s.ebs))
-                .set_snapshot_options(s.snapshot_hour.map(snapshot_options))
-                .encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(s.encryption_at_rest).build())
-                .node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(s.node_to_node).build())
-                .domain_endpoint_options(endpoint_options(&s.endpoint))
-                .set_advanced_options(Some(advanced(&s.advanced_options)))
-                .set_access_policies(s.access_policy.as_ref().map(std::string::ToString::to_string))
-                .set_tag_list(Some(tag_list.clone()))
-                .customize()
-                .config_override(no_retries.clone())
-                .send()
-                .await;
+            // A policy naming a just-made IAM user is refused until IAM
+            // has told OpenSearch of it: sent again while that lasts.
+            let sent = eventually(|| {
+                create_request(es, name, engine_version, s, &tag_list)
+                    .customize()
+                    .config_override(no_retries.clone())
+                    .send()
+            })
+            .await;
             match sent {
                 Ok(out) => Ok(Made::Created(out.domain_status().map(|d| d.arn().to_owned()).unwrap_or_default())),
                 Err(e) if aws_error_code(&e) == Some(ALREADY_EXISTS) => {
@@ -238,39 +253,34 @@ async fn update(es: &Client, name: &str, sections: &[Section]) -> anyhow::Result
             Section::AccessPolicy(p) => req.access_policies(p.to_string()),
         };
     }
-    req.send().await.aws_context(format!("updating domain {name}"))?;
+    // A policy naming a just-made IAM user, or a domain still processing
+    // its last change, is refused for a while: sent again while that lasts.
+    eventually(|| req.clone().send()).await.aws_context(format!("updating domain {name}"))?;
     Ok(())
 }
 
-/// Performs the plan's calls in order; returns the ARN of a created domain.
-pub async fn apply(es: &Client, name: &str, arn: Option<&str>, ops: &[DomainOp]) -> anyhow::Result<Option<String>> {
-    let mut created = None;
-    for op in ops {
-        match op {
-            DomainOp::Create { engine_version, settings, tags } => {
-                created = Some(create(es, name, engine_version, settings, tags).await?);
-            }
-            DomainOp::Update(sections) => update(es, name, sections).await?,
-            DomainOp::AddTags(tags) => {
-                let arn = arn.or(created.as_deref()).unwrap_or_default();
-                es.add_tags()
-                    .arn(arn)
-                    .set_tag_list(Some(tag_list(tags)?))
-                    .send()
-                    .await
-                    .aws_context(format!("tagging domain {name}"))?;
-            }
-            DomainOp::Delete => {
-                // Not found: gone already (the SDK's retry of a delete whose answer was lost).
-                es.delete_domain()
-                    .domain_name(name)
-                    .send()
-                    .await
-                    .none_if(NOT_FOUND, format!("deleting domain {name}"))?;
-            }
+/// Sends one planned call on domain `name` (whose ARN is `arn` when it
+/// exists); returns the ARN of a domain it created.
+pub async fn apply_op(es: &Client, name: &str, arn: Option<&str>, op: &Op) -> anyhow::Result<Option<String>> {
+    match op {
+        Op::Create { engine_version, settings, tags } => {
+            return create(es, name, engine_version, settings, tags).await.map(Some);
+        }
+        Op::Update(sections) => update(es, name, sections).await?,
+        Op::AddTags(tags) => {
+            es.add_tags()
+                .arn(arn.unwrap_or_default())
+                .set_tag_list(Some(tag_list(tags)?))
+                .send()
+                .await
+                .aws_context(format!("tagging domain {name}"))?;
+        }
+        Op::Delete => {
+            // Not found: gone already (the SDK's retry of a delete whose answer was lost).
+            es.delete_domain().domain_name(name).send().await.none_if(NOT_FOUND, format!("deleting domain {name}"))?;
         }
     }
-    Ok(created)
+    Ok(None)
 }
 
 /// Waits until the domain has an endpoint and processes no change.
