@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Local stand-ins for AWS (moto server) and MySQL (a throwaway MariaDB) for
-# the test suite. Source it for the emu_* functions, or run it:
-#   bash scripts/emulators.sh install   # venv with moto[server] + awscli, MariaDB from apt
-#   bash scripts/emulators.sh start     # start both; prints `export K=V` lines on stdout
+# Local stand-ins for AWS (moto server), MySQL (a throwaway MariaDB) and the
+# director host the database is reached through (a throwaway OpenSSH sshd)
+# for the test suite. Source it for the emu_* functions, or run it:
+#   bash scripts/emulators.sh install   # venv with moto[server] + awscli, MariaDB and OpenSSH from apt
+#   bash scripts/emulators.sh start     # start all three; prints `export K=V` lines on stdout
 #   bash scripts/emulators.sh env       # `export K=V` lines for a running set
 #   bash scripts/emulators.sh stop [RUN_DIR]   # default: $ANALYTICS_EMULATOR_RUN
 #   bash scripts/emulators.sh reset     # wipe all moto state
 # Everything lives under ${ANALYTICS_EMULATOR_HOME:-<repo>/.emulators}: the
 # venv, a bin/ with only `aws` and `moto_server`, and one run.XXXXXX directory
-# per started set (logs, PIDs, MariaDB data, the generated root password).
-# Both servers listen on 127.0.0.1 only; passwords never go on a command line.
+# per started set (logs, PIDs, MariaDB data, the generated root password,
+# sshd's config and keys). All servers listen on 127.0.0.1 only; passwords
+# never go on a command line.
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     set -euo pipefail
@@ -32,7 +34,7 @@ _emu_as_root() {
     if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
-# Path of a MariaDB tool (/usr/sbin is not on every PATH).
+# Path of a MariaDB or OpenSSH tool (/usr/sbin is not on every PATH).
 _emu_bin() {
     local name=$1 dir
     if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return 0; fi
@@ -45,6 +47,13 @@ _emu_bin() {
 _emu_have_mariadb() {
     local tool
     for tool in mariadbd mariadb-install-db mariadb-admin mariadb; do
+        _emu_bin "$tool" >/dev/null || return 1
+    done
+}
+
+_emu_have_openssh() {
+    local tool
+    for tool in sshd ssh ssh-keygen; do
         _emu_bin "$tool" >/dev/null || return 1
     done
 }
@@ -96,7 +105,8 @@ _emu_link_bins() {
 emu_install() {
     local home lock_fd py log rc=0 did
     home=$(_emu_home) || return 1
-    if _emu_venv_ok "$home" && _emu_have_mariadb && [[ -L $home/bin/aws && -L $home/bin/moto_server ]]; then
+    if _emu_venv_ok "$home" && _emu_have_mariadb && _emu_have_openssh &&
+        [[ -L $home/bin/aws && -L $home/bin/moto_server ]]; then
         return 0
     fi
     log=$home/install.log
@@ -124,6 +134,14 @@ emu_install() {
             did=1
             _emu_apt_install "$log" mariadb-server mariadb-client || exit 1
             _emu_have_mariadb || { _emu_log "MariaDB tools still missing after install"; exit 1; }
+        fi
+        # Only the binaries are used (each set runs an sshd of its own). Like
+        # mariadb-server, the package enables the system's own service where
+        # an init system runs (in containers, policy-rc.d usually stops that).
+        if ! _emu_have_openssh; then
+            did=1
+            _emu_apt_install "$log" openssh-server openssh-client || exit 1
+            _emu_have_openssh || { _emu_log "OpenSSH tools still missing after install"; exit 1; }
         fi
         if ((did)); then _emu_log "install done"; fi
     ) || rc=$?
@@ -185,6 +203,47 @@ _emu_kill() {
     _emu_log "$name (pid $pid) ignored SIGTERM for ${EMU_STOP_TIMEOUT}s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     _emu_wait_gone "$pid" "$name" 5
+}
+
+# PID and all its descendants (found through /proc: no procps needed), PID first.
+_emu_tree() {
+    local -A kids=()
+    local f stat pid ppid queue=("$1")
+    for f in /proc/[0-9]*/stat; do
+        { stat=$(<"$f"); } 2>/dev/null || continue
+        pid=${f#/proc/}; pid=${pid%/stat}
+        stat=${stat##*) }
+        read -r _ ppid _ <<<"$stat"
+        kids[$ppid]+=" $pid"
+    done
+    while ((${#queue[@]})); do
+        pid=${queue[0]}; queue=("${queue[@]:1}")
+        printf '%s\n' "$pid"
+        # shellcheck disable=SC2206 # a space-separated list of PIDs
+        queue+=(${kids[$pid]:-})
+    done
+}
+
+# _emu_kill_tree PID NAME: _emu_kill for PID and everything it forked, the
+# descendants first (listed before any signal: a dead parent's children go to
+# init and are lost; and the parent reaps them, so none stays a zombie).
+_emu_kill_tree() {
+    local pid=$1 name=$2 pids=() p
+    _emu_alive "$pid" "$name" || { _emu_reap "$pid"; return 0; }
+    mapfile -t pids < <(_emu_tree "$pid")
+    if ((${#pids[@]} > 1)); then
+        kill -TERM "${pids[@]:1}" 2>/dev/null || true
+        # By PID only (a forwarded session may run a command that is not
+        # sshd); moments after listing them, a PID is not reused yet.
+        for p in "${pids[@]:1}"; do
+            _emu_wait_gone "$p" "" 2 || { kill -KILL "$p" 2>/dev/null || true; _emu_wait_gone "$p" "" 5 || true; }
+        done
+        # A moment for PID to reap them (once it is gone, init has to).
+        for p in "${pids[@]:1}"; do
+            for _ in 1 2 3 4 5 6 7 8 9 10; do [[ -e /proc/$p ]] || break; sleep 0.02; done
+        done
+    fi
+    _emu_kill "$pid" "$name"
 }
 
 _emu_spawn_moto() {
@@ -325,6 +384,127 @@ _emu_start_mariadb() {
     fi
 }
 
+# The director host's stand-in: an sshd on 127.0.0.1, run as the current user
+# (root or not), from a config, host key, client key and authorized_keys of
+# its own in RUN/ssh (nothing of /etc/ssh is read; StrictModes is off as RUN
+# may sit in a group-writable tree). It takes the set's client key only,
+# forwards local ports to loopback only, and logs to RUN/sshd.log at DEBUG1
+# (VERBOSE leaves channels out): each forwarded channel is a line
+# "server_request_direct_tcpip: originator 127.0.0.1 port P, target 127.0.0.1 port N".
+# sshd needs its absolute path to re-exec itself.
+_emu_prepare_sshd() {
+    local run=$1 dir keygen user shadow
+    dir=$run/ssh
+    if ! { keygen=$(_emu_bin ssh-keygen) && _emu_bin sshd >/dev/null; }; then
+        _emu_log "OpenSSH is not installed (run emu_install)"
+        return 1
+    fi
+    user=$(id -un) || { _emu_log "the current user (uid $(id -u)) has no name; sshd cannot log it in"; return 1; }
+    printf '%s\n' "$user" >"$run/sshd.user" || return 1
+    # Without PAM, sshd refuses an account it sees locked (password field
+    # "!..."; it sees it when it can read the shadow entry, e.g. as root).
+    if shadow=$(getent shadow "$user" 2>/dev/null); then
+        shadow=${shadow#*:}
+        if [[ $shadow == '!'* ]]; then
+            _emu_log "warning: the account $user is locked; the emulators' sshd (the director stand-in) will refuse it"
+        fi
+    fi
+    mkdir -m 700 "$dir" || return 1
+    if ! { "$keygen" -q -t ed25519 -N '' -C analytics-emulator-host -f "$dir/host_ed25519_key" &&
+        "$keygen" -q -t ed25519 -N '' -C analytics-emulator-client -f "$dir/client_ed25519_key"; } </dev/null; then
+        _emu_log "ssh-keygen failed"
+        return 1
+    fi
+    (umask 077 && cp "$dir/client_ed25519_key.pub" "$dir/authorized_keys") || return 1
+    # As root, sshd wants its privilege separation directory (made at boot
+    # by the package's tmpfiles.d, which a container may never have run).
+    if [[ $(id -u) -eq 0 && ! -d /run/sshd ]]; then
+        mkdir -m 0755 /run/sshd || return 1
+    fi
+}
+
+# OpenSSH 9.8 and later refuse a source address for a while after it
+# connected without logging in (e.g. a test rejecting a changed host key);
+# every client here is 127.0.0.1. Older versions do not know the option.
+_emu_sshd_penalties_line() {
+    local version major minor
+    version=$("$(_emu_bin ssh)" -V 2>&1) || return 0
+    [[ $version =~ OpenSSH_([0-9]+)\.([0-9]+) ]] || return 0
+    major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
+    if ((major > 9 || (major == 9 && minor >= 8))); then printf 'PerSourcePenalties no\n'; fi
+}
+
+_emu_spawn_sshd() {
+    local run=$1 dir sshd port
+    dir=$run/ssh
+    sshd=$(_emu_bin sshd) || return 1
+    [[ $sshd == /* ]] || sshd=$(cd "$(dirname "$sshd")" && pwd -P)/$(basename "$sshd")
+    port=$(_emu_free_port) || return 1
+    rm -f "$dir/listening.pid"
+    {
+        printf '# The director stand-in of one emulator set; written by scripts/emulators.sh.\n'
+        printf 'ListenAddress 127.0.0.1:%s\n' "$port"
+        printf 'HostKey "%s"\n' "$dir/host_ed25519_key"
+        printf '# Written once the port is bound: the readiness signal.\n'
+        printf 'PidFile "%s"\n' "$dir/listening.pid"
+        printf 'AuthorizedKeysFile "%s"\n' "$dir/authorized_keys"
+        printf 'AllowUsers %s\n' "$(cat "$run/sshd.user")"
+        printf 'AuthenticationMethods publickey\n'
+        printf 'PasswordAuthentication no\nKbdInteractiveAuthentication no\nHostbasedAuthentication no\n'
+        printf 'PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\n'
+        printf 'AllowTcpForwarding local\nPermitOpen 127.0.0.1:* localhost:*\nGatewayPorts no\n'
+        printf 'AllowStreamLocalForwarding no\nAllowAgentForwarding no\nX11Forwarding no\nPermitTunnel no\n'
+        printf 'PermitUserEnvironment no\nPrintMotd no\nPrintLastLog no\n'
+        _emu_sshd_penalties_line
+        printf 'LogLevel DEBUG1\n'
+    } >"$dir/sshd_config" || return 1
+    # -D: no daemon, so $! is sshd itself. INT/HUP ignored, as for moto.
+    # sshd.out gets only what comes before sshd's own log (a failed exec).
+    (trap '' INT HUP; exec "$sshd" -D -f "$dir/sshd_config" -E "$run/sshd.log") \
+        </dev/null >>"$run/sshd.out" 2>&1 &
+    printf '%s\n' "$!" >"$run/sshd.pid"
+    printf '%s\n' "$port" >"$run/sshd.port"
+}
+
+_emu_sshd_tail() {
+    local run=$1
+    tail -n 20 "$run/sshd.log" >&2 2>/dev/null
+    if [[ -s $run/sshd.out ]]; then tail -n 5 "$run/sshd.out" >&2; fi
+}
+
+# Waits for the sshd spawned by _emu_spawn_sshd to listen (respawns it on
+# another port if its port was taken in the meantime).
+_emu_wait_sshd() {
+    local run=$1 attempt port pid deadline
+    for attempt in 1 2 3; do
+        pid=$(cat "$run/sshd.pid") && port=$(cat "$run/sshd.port") || return 1
+        deadline=$((SECONDS + EMU_START_TIMEOUT))
+        while :; do
+            if [[ -s $run/ssh/listening.pid && $(cat "$run/ssh/listening.pid") == "$pid" ]] &&
+                _emu_alive "$pid" sshd; then
+                return 0
+            fi
+            _emu_alive "$pid" sshd || break
+            if ((SECONDS >= deadline)); then
+                _emu_log "sshd did not listen on 127.0.0.1:$port within ${EMU_START_TIMEOUT}s; last lines of $run/sshd.log:"
+                _emu_sshd_tail "$run"
+                return 1
+            fi
+            sleep 0.05
+        done
+        _emu_reap "$pid"
+        if ((attempt < 3)) && grep -q 'Address already in use' "$run/sshd.log"; then
+            _emu_log "port $port was taken; retrying sshd on another port"
+            _emu_spawn_sshd "$run" || return 1
+            continue
+        fi
+        _emu_log "sshd exited at start; last lines of $run/sshd.log:"
+        _emu_sshd_tail "$run"
+        return 1
+    done
+    return 1
+}
+
 # Stale run dirs (servers gone, e.g. after a SIGKILLed wrapper) hold ~100 MB each.
 _emu_prune_stale() {
     local home=$1 dir pid live
@@ -337,6 +517,9 @@ _emu_prune_stale() {
         fi
         if [[ -f $dir/mariadbd.pid ]]; then
             pid=$(cat "$dir/mariadbd.pid"); _emu_alive "$pid" mariadbd && live=1
+        fi
+        if [[ -f $dir/sshd.pid ]]; then
+            pid=$(cat "$dir/sshd.pid"); _emu_alive "$pid" sshd && live=1
         fi
         if ((live == 0)); then
             _emu_log "removing stale $dir"
@@ -358,23 +541,27 @@ emu_start() {
     export ANALYTICS_EMULATOR_RUN=$run
     : >"$run/aws-config"
     : >"$run/aws-credentials"
-    # moto takes about a second to come up: let it do so while MariaDB starts.
-    if ! _emu_spawn_moto "$run" "$home" || ! _emu_start_mariadb "$run" || ! _emu_wait_moto "$run" "$home"; then
+    # moto takes about a second to come up, sshd a few milliseconds: let
+    # them do so while MariaDB starts.
+    if ! _emu_spawn_moto "$run" "$home" || ! _emu_prepare_sshd "$run" || ! _emu_spawn_sshd "$run" ||
+        ! _emu_start_mariadb "$run" || ! _emu_wait_sshd "$run" || ! _emu_wait_moto "$run" "$home"; then
         _emu_log "start failed; cleaning up"
         emu_stop "$run"
         return 1
     fi
     eval "$(_emu_env_lines "$run")" || { emu_stop "$run"; return 1; }
     ds=$(((${EPOCHREALTIME/[.,]/} - t0) / 100000))
-    _emu_log "moto on $ANALYTICS_MOTO_URL, MariaDB on 127.0.0.1:$ANALYTICS_TEST_MYSQL_PORT (run dir $run; up in $((ds / 10)).$((ds % 10)) s)"
+    _emu_log "moto on $ANALYTICS_MOTO_URL, MariaDB on 127.0.0.1:$ANALYTICS_TEST_MYSQL_PORT, sshd on 127.0.0.1:$ANALYTICS_TEST_SSH_PORT (run dir $run; up in $((ds / 10)).$((ds % 10)) s)"
 }
 
 # `export K=V` lines for the set in RUN (values shell-quoted).
 _emu_env_lines() {
-    local run=$1 home moto_port mysql_port socket var path_rest
+    local run=$1 home moto_port mysql_port socket ssh_port ssh_user key_type key_b64 var path_rest
     home=$(_emu_home) || return 1
     moto_port=$(cat "$run/moto.port") && mysql_port=$(cat "$run/mysql.port") &&
-        socket=$(cat "$run/mysql.socket") || return 1
+        socket=$(cat "$run/mysql.socket") && ssh_port=$(cat "$run/sshd.port") &&
+        ssh_user=$(cat "$run/sshd.user") && read -r key_type key_b64 _ <"$run/ssh/host_ed25519_key.pub" ||
+        return 1
     printf 'export %s=%q\n' \
         ANALYTICS_EMULATOR_RUN "$run" \
         AWS_ENDPOINT_URL "http://127.0.0.1:$moto_port" \
@@ -390,7 +577,13 @@ _emu_env_lines() {
         ANALYTICS_TEST_MYSQL_PORT "$mysql_port" \
         ANALYTICS_TEST_MYSQL_ADMIN_USER root \
         ANALYTICS_TEST_MYSQL_ADMIN_PASSWORD_FILE "$run/mysql-root-password" \
-        ANALYTICS_TEST_MYSQL_SOCKET "$socket"
+        ANALYTICS_TEST_MYSQL_SOCKET "$socket" \
+        ANALYTICS_TEST_SSH_HOST 127.0.0.1 \
+        ANALYTICS_TEST_SSH_PORT "$ssh_port" \
+        ANALYTICS_TEST_SSH_USER "$ssh_user" \
+        ANALYTICS_TEST_SSH_KEY "$run/ssh/client_ed25519_key" \
+        ANALYTICS_TEST_SSH_LOG "$run/sshd.log" \
+        ANALYTICS_TEST_SSH_HOST_KEY_PUB "$key_type $key_b64"
     # Prepend our bin/ (only `aws` and `moto_server` live there), once.
     path_rest=":$PATH:"
     path_rest=${path_rest//":$home/bin:"/:}
@@ -452,6 +645,10 @@ emu_stop() {
         pid=$(cat "$run/moto.pid")
         if _emu_alive "$pid" moto_server; then kill -TERM "$pid" 2>/dev/null || true; fi
     fi
+    # sshd with its per-connection children (still open tunnels).
+    if [[ -f $run/sshd.pid ]]; then
+        _emu_kill_tree "$(cat "$run/sshd.pid")" sshd || rc=1
+    fi
     if [[ -f $run/mariadbd.pid ]]; then
         pid=$(cat "$run/mariadbd.pid")
         if _emu_alive "$pid" mariadbd; then
@@ -488,7 +685,8 @@ emu_stop() {
     rm -rf "$run"
     if [[ ${ANALYTICS_EMULATOR_RUN:-} == "$run" ]]; then
         unset ANALYTICS_EMULATOR_RUN ANALYTICS_MOTO_URL AWS_ENDPOINT_URL \
-            ANALYTICS_TEST_MYSQL_PORT ANALYTICS_TEST_MYSQL_SOCKET ANALYTICS_TEST_MYSQL_ADMIN_PASSWORD_FILE
+            ANALYTICS_TEST_MYSQL_PORT ANALYTICS_TEST_MYSQL_SOCKET ANALYTICS_TEST_MYSQL_ADMIN_PASSWORD_FILE \
+            ANALYTICS_TEST_SSH_PORT ANALYTICS_TEST_SSH_KEY ANALYTICS_TEST_SSH_LOG ANALYTICS_TEST_SSH_HOST_KEY_PUB
     fi
 }
 
