@@ -238,10 +238,14 @@ fn readme_settings_table_is_settings_sh() {
         readme.contains(&table),
         "README's settings table differs from `bash scripts/settings.sh --table`:\n{table}"
     );
-    let setting = |w: &&str| (w.starts_with("ANALYTICS_") || w.starts_with("EDXAPP_") || *w == "MYSQL_PWD") && w.len() > 8;
+    let setting =
+        |w: &&str| (w.starts_with("ANALYTICS_") || w.starts_with("EDXAPP_") || *w == "MYSQL_PWD") && w.len() > 8;
     let words = |script: &str| {
         let text = std::fs::read_to_string(root.join("scripts").join(script)).unwrap();
-        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(setting).map(str::to_owned).collect::<Vec<_>>()
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(setting)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
     };
     // The runbooks read no setting themselves: settings.sh derives what they use.
     for script in ["deploy.sh", "destroy.sh"] {
@@ -256,16 +260,26 @@ fn readme_settings_table_is_settings_sh() {
 /// it, exit 2, and no tool started (no state written, nothing sent).
 #[test]
 fn runbook_setting_mistakes_are_bad_input() {
+    /// (script, settings, the name the error line must give)
+    type Case = (&'static str, &'static [(&'static str, &'static str)], &'static str);
     let root = analytics_tests::repo_root();
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         ("deploy.sh", &[], "ANALYTICS_CLIENT"),
         ("destroy.sh", &[], "ANALYTICS_CLIENT"),
         ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("ANALYTICS_REPORTS", "yes")], "ANALYTICS_REPORTS"),
         ("destroy.sh", &[("ANALYTICS_CLIENT", "acme"), ("ANALYTICS_FORCE", "true")], "ANALYTICS_FORCE"),
         ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("EDXAPP_GRADES_BUCKET", "acme-edxapp")], "EDXAPP_USER_ARN"),
-        ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("EDXAPP_DB_HOST", "db.internal")], "EDXAPP_DB_ADMIN_PASSWORD_FILE"),
+        (
+            "deploy.sh",
+            &[("ANALYTICS_CLIENT", "acme"), ("EDXAPP_DB_HOST", "db.internal")],
+            "EDXAPP_DB_ADMIN_PASSWORD_FILE",
+        ),
         ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("ANALYTICS_DB_HOST", "127.0.0.1")], "MYSQL_PWD"),
-        ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("EDXAPP_MIGRATION_USER", "migrate")], "EDXAPP_MIGRATION_PASSWORD_FILE"),
+        (
+            "deploy.sh",
+            &[("ANALYTICS_CLIENT", "acme"), ("EDXAPP_MIGRATION_USER", "migrate")],
+            "EDXAPP_MIGRATION_PASSWORD_FILE",
+        ),
     ];
     for (script, env, needle) in cases {
         let dir = tempfile::tempdir().unwrap();
