@@ -8,6 +8,7 @@
 //! apart: IAM, EC2 with its default VPC, RDS, EMR, OpenSearch), and uses a
 //! client name of its own (S3 bucket names are global, as on AWS).
 
+pub mod sim;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -217,13 +217,45 @@ pub const EVENTUAL: &[Rule] = &[
         "the search domain to finish processing its last change",
         1800,
     ),
-    rule(
-        "rds",
-        &["CreateDBInstance", "ModifyDBInstance"],
-        "InvalidGroup.NotFound",
-        "the new security group to reach RDS",
-        VISIBILITY,
-    ),
+    // What OpenSearch answers an update while the last one is processing
+    // (the message terraform-provider-aws waits on).
+    Rule {
+        message: Some("A change/update is in progress"),
+        ..rule(
+            "opensearch",
+            &["UpdateDomainConfig"],
+            "ValidationException",
+            "the search domain to finish processing its last change",
+            1800,
+        )
+    },
+    // RDS has no not-found code for an EC2 group it cannot see yet:
+    // "Invalid security group , groupId= sg-..., groupName=.".
+    Rule {
+        message: Some("Invalid security group"),
+        ..rule(
+            "rds",
+            &["CreateDBInstance", "ModifyDBInstance"],
+            "InvalidParameterValue",
+            "the new security group to reach RDS",
+            VISIBILITY,
+        )
+    },
+    // A policy naming a principal IAM made seconds ago.
+    Rule {
+        message: Some("Invalid principal in policy"),
+        ..rule("s3", &["PutBucketPolicy"], "MalformedPolicy", "the new IAM principal to reach S3", IAM_PROPAGATION)
+    },
+    Rule {
+        message: Some("Invalid principal in policy"),
+        ..rule(
+            "iam",
+            &["CreateRole", "UpdateAssumeRolePolicy"],
+            "MalformedPolicyDocument",
+            "the new IAM principal to be usable in a trust policy",
+            IAM_PROPAGATION,
+        )
+    },
     rule("rds", &["ModifyDBInstance"], "InvalidDBInstanceState", "the database to become available", 1800),
     Rule {
         message: Some("EMR_"),
@@ -401,6 +433,14 @@ mod tests {
         let policy = "Policy arn:aws:iam::123456789012:policy/acme-x does not exist or is not attachable.";
         assert!(eventual_rule("iam", "AttachRolePolicy", "NoSuchEntity", policy).is_none(), "a real error");
         assert!(eventual_rule("rds", "ModifyDBInstance", "InvalidDBInstanceState", "").is_some());
+        let group = "Invalid security group , groupId= sg-0123, groupName=.";
+        assert!(eventual_rule("rds", "CreateDBInstance", "InvalidParameterValue", group).is_some());
+        assert!(eventual_rule("rds", "CreateDBInstance", "InvalidParameterValue", "Invalid DB engine").is_none());
+        let busy = "A change/update is in progress. Please wait for it to complete before requesting another change.";
+        assert!(eventual_rule("opensearch", "UpdateDomainConfig", "ValidationException", busy).is_some());
+        assert!(eventual_rule("opensearch", "UpdateDomainConfig", "ValidationException", "bad type").is_none());
+        assert!(eventual_rule("s3", "PutBucketPolicy", "MalformedPolicy", "Invalid principal in policy").is_some());
+        assert!(eventual_rule("s3", "PutBucketPolicy", "MalformedPolicy", "Policy has invalid action").is_none());
         for r in EVENTUAL {
             assert!(r.deadline >= Duration::from_secs(30) && r.deadline <= Duration::from_secs(1800), "{r:?}");
         }
