@@ -35,6 +35,11 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// This run's partition (from its region).
+    pub fn partition(&self) -> &'static str {
+        partition(&self.region)
+    }
+
     /// S3 needs path-style addressing whenever a custom endpoint is used
     /// (`bucket.localhost` does not resolve).
     pub fn s3_path_style(&self) -> bool {
@@ -80,6 +85,25 @@ pub fn validate_region(region: &str) -> anyhow::Result<()> {
     } else {
         Err(bad_input(format!("unknown AWS region {region:?} (expected a name like us-east-1 or eu-west-1)")))
     }
+}
+
+/// The partition a region is in, as ARNs spell it: `aws`, `aws-cn`
+/// (`cn-*`), `aws-us-gov` (`us-gov-*`). Every ARN a tool builds starts
+/// `arn:<partition>:`; nothing hard-codes `arn:aws:`.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// Whether `arn` starts `arn:<a partition>:` (any of [`partition`]'s).
+pub fn arn_partition(arn: &str) -> Option<&str> {
+    let p = arn.strip_prefix("arn:")?.split(':').next()?;
+    ["aws", "aws-cn", "aws-us-gov"].contains(&p).then_some(p)
 }
 
 fn validate_endpoint(url: &str) -> anyhow::Result<()> {
@@ -153,6 +177,20 @@ impl AwsArgs {
 
 #[cfg(test)]
 mod tests {
+    use super::{arn_partition, partition};
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(partition("us-east-1"), "aws");
+        assert_eq!(partition("eu-west-3"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(arn_partition("arn:aws-cn:iam::123456789012:user/x"), Some("aws-cn"));
+        assert_eq!(arn_partition("arn:aws:iam::123456789012:user/x"), Some("aws"));
+        assert_eq!(arn_partition("arn:azure:iam::1:user/x"), None);
+        assert_eq!(arn_partition("user/x"), None);
+    }
+
     use super::*;
 
     #[test]
