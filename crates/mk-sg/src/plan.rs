@@ -1,437 +1,42 @@
-//! Comparing the groups and rules we want with what exists. Pure.
+//! Comparing the groups and rules we want with what exists: a
+//! `common::Plan` of [`Op`]s, by pure code. Converging is planned in
+//! [`crate::ensure`], destroying in [`crate::destroy`]; the calls, phases
+//! and report names they share are in [`crate::op`].
+//!
+//! The phases: converging, the groups (created, tagged), then the missing
+//! rules (one call per group, the rules authorised together one step of
+//! several changes), then ours no longer wanted; destroying, every
+//! reference to a group that goes, then the groups.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use common::deployment::TAG_MANAGED_BY;
-use common::{Action, Change, Deployment, Finding, Severity};
+use common::Deployment;
 
-use crate::desired::{self, Desired, GroupRole, GroupSpec};
-use crate::rule::{GroupRef, Owner, SecurityGroupRule, Source, owner};
+use crate::desired::Desired;
+use crate::observed::{Observed, found};
+pub use crate::op::{Op, Plan, Step};
+use crate::role::GroupRole;
 
-pub const TOOL: &str = "mk-sg";
-
-/// A rule as it is on AWS, with the description that says whose it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedRule {
-    /// Groups in the source are by id.
-    pub rule: SecurityGroupRule,
-    pub description: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ObservedGroup {
-    pub id: String,
-    pub name: String,
-    pub tags: Vec<(String, String)>,
-    pub ingress: Vec<ObservedRule>,
-    pub egress: Vec<ObservedRule>,
-}
-
-/// What observe read: on an ensure run the tool's five groups (those that
-/// exist); on destroy every group of the VPC, and the network interfaces
-/// that use the tool's groups.
-#[derive(Debug, Clone, Default)]
-pub struct Observed {
-    pub vpc_id: String,
-    pub groups: Vec<ObservedGroup>,
-    /// Group id → the network interfaces using it.
-    pub in_use: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    CreateGroup {
-        role: GroupRole,
-        name: String,
-        description: String,
-        tags: Vec<(String, String)>,
-    },
-    TagGroup {
-        id: String,
-        tags: Vec<(String, String)>,
-    },
-    /// Rules with their descriptions, in one call.
-    Authorize {
-        group: GroupRef,
-        rules: Vec<(SecurityGroupRule, String)>,
-    },
-    /// Rules as observed (groups by id, the description they carry), in one call.
-    Revoke {
-        group_id: String,
-        egress: bool,
-        rules: Vec<ObservedRule>,
-    },
-    DeleteGroup {
-        id: String,
-    },
-}
-
-/// One call (or none, for what is unchanged) and the changes it makes.
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub op: Option<Op>,
-    pub changes: Vec<Change>,
-}
-
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub steps: Vec<Step>,
-    pub findings: Vec<Finding>,
-    /// The ids of the groups that exist already.
-    pub group_ids: BTreeMap<GroupRole, String>,
-}
-
-fn pairs(tags: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> + Clone {
-    tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-}
-
-/// Tagged as created by mk-sg for this deployment.
-fn created_by_us(d: &Deployment, g: &ObservedGroup) -> bool {
-    d.owns(pairs(&g.tags)) && g.tags.iter().any(|(k, v)| k == TAG_MANAGED_BY && v == TOOL)
-}
-
-/// Names for the report: our groups by their names, others by name when
-/// observed, else by id.
-struct Names<'a> {
-    desired: &'a Desired,
-    observed: &'a [ObservedGroup],
-}
-
-impl Names<'_> {
-    fn of(&self, g: &GroupRef) -> String {
-        match g {
-            GroupRef::Role(r) => self.desired.name(*r).to_owned(),
-            GroupRef::Id(id) => {
-                self.observed.iter().find(|o| &o.id == id).map(|o| o.name.clone()).unwrap_or(id.clone())
-            }
-        }
-    }
-
-    fn rule(&self, group: &str, direction: &str, r: &SecurityGroupRule) -> String {
-        format!("{group} {direction} {}", r.describe(|g| self.of(g)))
-    }
-}
-
-fn rule_change(name: String, action: Action) -> Change {
-    Change::new("security-group-rule", name, action)
-}
-
-/// Each of our groups that exists, by role.
-fn found<'a>(desired: &Desired, o: &'a Observed) -> BTreeMap<GroupRole, &'a ObservedGroup> {
-    desired.groups.iter().filter_map(|s| o.groups.iter().find(|g| g.name == s.name).map(|g| (s.role, g))).collect()
-}
-
-fn ensure_group(d: &Deployment, spec: &GroupSpec, g: Option<&ObservedGroup>, plan: &mut Plan) {
-    let change = |action| Change::new("security-group", &spec.name, action);
-    let Some(g) = g else {
-        plan.steps.push(Step {
-            op: Some(Op::CreateGroup {
-                role: spec.role,
-                name: spec.name.clone(),
-                description: spec.role.description(d),
-                tags: d.tags(),
-            }),
-            changes: vec![change(Action::Create)],
-        });
-        return;
-    };
-    plan.group_ids.insert(spec.role, g.id.clone());
-    if !created_by_us(d, g) {
-        let why = if spec.role.is_shared() {
-            "EMR makes it on its first launch in a VPC, or another deployment did"
-        } else {
-            "not created by mk-sg for this client"
-        };
-        plan.findings.push(Finding::new(
-            Severity::Info,
-            format!(
-                "security group {} ({}) exists ({why}): adopted; its missing rules are added, and this \
-                 client's destroy keeps it",
-                spec.name, g.id
-            ),
-        ));
-        plan.steps.push(Step { op: None, changes: vec![change(Action::Unchanged).with_id(&g.id)] });
-        return;
-    }
-    let missing = d.missing_tags(pairs(&g.tags));
-    if missing.is_empty() {
-        plan.steps.push(Step { op: None, changes: vec![change(Action::Unchanged).with_id(&g.id)] });
-    } else {
-        plan.steps.push(Step {
-            op: Some(Op::TagGroup { id: g.id.clone(), tags: missing }),
-            changes: vec![change(Action::Update).with_id(&g.id).with_details(vec!["tags".into()])],
-        });
-    }
-}
-
-/// Rules that open Jenkins or SSH to the whole internet on the analytics
-/// group, whoever added them.
-fn world_open_findings(name: &str, g: &ObservedGroup, names: &Names<'_>) -> Vec<Finding> {
-    g.ingress
-        .iter()
-        .filter(|r| matches!(&r.rule.source, Source::Cidr(c) if c.is_world()))
-        .filter_map(|r| {
-            let ports: Vec<&str> = [(8080, "8080 (Jenkins)"), (22, "22 (SSH)")]
-                .into_iter()
-                .filter(|(p, _)| r.rule.opens_tcp(*p))
-                .map(|(_, s)| s)
-                .collect();
-            (!ports.is_empty()).then(|| {
-                Finding::new(
-                    Severity::Warning,
-                    format!(
-                        "security group {name} ({}) has a rule [{}] that opens port {} to the whole internet; \
-                     mk-sg did not add it and leaves it in place: Jenkins has no authentication and SSH must \
-                     come from the director group, so revoke it and reach Jenkins through an SSH tunnel",
-                        g.id,
-                        names.rule(name, "ingress", &r.rule),
-                        ports.join(" and ")
-                    ),
-                )
-            })
-        })
-        .collect()
-}
-
-fn ensure(d: &Deployment, desired: &Desired, o: &Observed) -> Plan {
-    let mut plan = Plan::default();
-    let found = found(desired, o);
-    for spec in &desired.groups {
-        ensure_group(d, spec, found.get(&spec.role).copied(), &mut plan);
-    }
-    let roles: BTreeMap<&str, GroupRole> = found.iter().map(|(r, g)| (g.id.as_str(), *r)).collect();
-    let names = Names { desired, observed: &o.groups };
-    let client = d.client.as_str();
-
-    for spec in &desired.groups {
-        let want = desired::rules(spec.role, desired);
-        let group = found.get(&spec.role).copied();
-        // What exists, with our groups by role so it compares with `want`.
-        let have: Vec<(SecurityGroupRule, &ObservedRule)> = group
-            .map(|g| {
-                g.ingress
-                    .iter()
-                    .map(|r| {
-                        let by_role = r.rule.map_group(|s| match s {
-                            GroupRef::Id(id) => roles.get(id.as_str()).map_or(s.clone(), |r| GroupRef::Role(*r)),
-                            role => role.clone(),
-                        });
-                        (by_role, r)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let have_set: BTreeSet<&SecurityGroupRule> = have.iter().map(|(r, _)| r).collect();
-
-        let present: Vec<Change> = want
-            .iter()
-            .filter(|r| have_set.contains(r))
-            .map(|r| rule_change(names.rule(&spec.name, "ingress", r), Action::Unchanged))
-            .collect();
-        if !present.is_empty() {
-            plan.steps.push(Step { op: None, changes: present });
-        }
-        let missing: Vec<&SecurityGroupRule> = want.iter().filter(|r| !have_set.contains(r)).collect();
-        if !missing.is_empty() {
-            plan.steps.push(Step {
-                op: Some(Op::Authorize {
-                    group: match group {
-                        Some(g) => GroupRef::Id(g.id.clone()),
-                        None => GroupRef::Role(spec.role),
-                    },
-                    rules: missing.iter().map(|r| ((*r).clone(), desired::description(spec.role, r, d))).collect(),
-                }),
-                changes: missing
-                    .iter()
-                    .map(|r| rule_change(names.rule(&spec.name, "ingress", r), Action::Create))
-                    .collect(),
-            });
-        }
-        // Ours but no longer wanted (e.g. an old --admin-cidr); others' stay.
-        let unwanted: Vec<&(SecurityGroupRule, &ObservedRule)> = have
-            .iter()
-            .filter(|(r, o)| {
-                let ours = match owner(o.description.as_deref(), client) {
-                    Owner::ThisClient => true,
-                    Owner::Shared => spec.role.is_shared(),
-                    Owner::Other => false,
-                };
-                ours && !want.contains(r)
-            })
-            .collect();
-        if let (Some(g), false) = (group, unwanted.is_empty()) {
-            plan.steps.push(Step {
-                op: Some(Op::Revoke {
-                    group_id: g.id.clone(),
-                    egress: false,
-                    rules: unwanted.iter().map(|(_, o)| (*o).clone()).collect(),
-                }),
-                changes: unwanted
-                    .iter()
-                    .map(|(r, _)| rule_change(names.rule(&spec.name, "ingress", r), Action::Delete))
-                    .collect(),
-            });
-        }
-        if spec.role == GroupRole::Analytics
-            && let Some(g) = group
-        {
-            plan.findings.extend(world_open_findings(&spec.name, g, &names));
-        }
-    }
-    if desired.admin_open_to_world() {
-        plan.findings.insert(
-            0,
-            Finding::new(
-                Severity::Warning,
-                format!(
-                    "SSH (22) to {} is open to the whole internet: pass --admin-cidr with the range operators \
-                     connect from",
-                    desired.name(GroupRole::Director)
-                ),
-            ),
-        );
-    }
-    plan
-}
-
-/// Which of our groups go: those tagged as created for this client; EMR's
-/// shared pair only while no network interface and no rule that stays
-/// refers to them. A group of this client still in use is an error: what
-/// uses it must go first.
-fn deletable(
-    d: &Deployment,
-    desired: &Desired,
-    o: &Observed,
-    findings: &mut Vec<Finding>,
-) -> anyhow::Result<Vec<String>> {
-    let found = found(desired, o);
-    let mut doomed: BTreeSet<&str> = BTreeSet::new();
-    for spec in &desired.groups {
-        let Some(g) = found.get(&spec.role) else { continue };
-        if !created_by_us(d, g) {
-            findings.push(Finding::new(
-                Severity::Info,
-                format!(
-                    "security group {} ({}) was not created by mk-sg for {}: kept; only this client's rules \
-                     are removed",
-                    g.name, g.id, d.client
-                ),
-            ));
-            continue;
-        }
-        match (o.in_use.get(&g.id), spec.role.is_shared()) {
-            (Some(enis), false) if !enis.is_empty() => anyhow::bail!(
-                "security group {} ({}) is still used by {}: remove what uses it first (mk-ec2 --destroy, \
-                 mk-rds --destroy), then re-run",
-                g.name,
-                g.id,
-                enis.join(", ")
-            ),
-            (Some(enis), true) if !enis.is_empty() => findings.push(Finding::new(
-                Severity::Info,
-                format!("security group {} ({}) is kept: {} use it", g.name, g.id, enis.join(", ")),
-            )),
-            _ => {
-                doomed.insert(&g.id);
-            }
-        }
-    }
-    let shared: BTreeSet<&str> = found.iter().filter(|(r, _)| r.is_shared()).map(|(_, g)| g.id.as_str()).collect();
-    let ours: BTreeSet<&str> = found.values().map(|g| g.id.as_str()).collect();
-    let client = d.client.as_str();
-    // A shared group stays while a surviving group keeps a rule that refers to it.
-    loop {
-        let keeper = doomed.iter().copied().filter(|id| shared.contains(id)).find_map(|id| {
-            o.groups
-                .iter()
-                .filter(|g| !doomed.contains(g.id.as_str()))
-                .find(|g| {
-                    g.ingress.iter().chain(&g.egress).any(|r| {
-                        r.rule.source_group() == Some(&GroupRef::Id(id.to_owned()))
-                            && !(ours.contains(g.id.as_str())
-                                && owner(r.description.as_deref(), client) == Owner::ThisClient)
-                    })
-                })
-                .map(|g| (id, g))
-        });
-        let Some((id, g)) = keeper else { break };
-        doomed.remove(id);
-        let name = o.groups.iter().find(|x| x.id == id).map(|x| x.name.as_str()).unwrap_or(id);
-        findings.push(Finding::new(
-            Severity::Info,
-            format!("security group {name} ({id}) is kept: rules of {} ({}) refer to it", g.name, g.id),
-        ));
-    }
-    // In creation order, reversed.
-    Ok(desired
-        .groups
-        .iter()
-        .rev()
-        .filter_map(|s| found.get(&s.role))
-        .filter(|g| doomed.contains(g.id.as_str()))
-        .map(|g| g.id.clone())
-        .collect())
-}
-
-fn destroy(d: &Deployment, desired: &Desired, o: &Observed) -> anyhow::Result<Plan> {
-    let mut plan = Plan::default();
-    let doomed = deletable(d, desired, o, &mut plan.findings)?;
-    let ours: BTreeSet<&str> = found(desired, o).values().map(|g| g.id.as_str()).collect();
-    let names = Names { desired, observed: &o.groups };
-    let client = d.client.as_str();
-
-    // First every reference to a group that goes (EMR's pair refer to each
-    // other), and this client's rules on the groups that stay.
-    for g in &o.groups {
-        let going = doomed.contains(&g.id);
-        let refers = |r: &ObservedRule| match r.rule.source_group() {
-            Some(GroupRef::Id(x)) => x != &g.id && doomed.contains(x),
-            _ => false,
-        };
-        for (egress, rules) in [(false, &g.ingress), (true, &g.egress)] {
-            let revoke: Vec<ObservedRule> = rules
-                .iter()
-                .filter(|r| {
-                    refers(r)
-                        || (!egress
-                            && !going
-                            && ours.contains(g.id.as_str())
-                            && owner(r.description.as_deref(), client) == Owner::ThisClient)
-                })
-                .cloned()
-                .collect();
-            if revoke.is_empty() {
-                continue;
-            }
-            let direction = if egress { "egress" } else { "ingress" };
-            plan.steps.push(Step {
-                changes: revoke
-                    .iter()
-                    .map(|r| rule_change(names.rule(&g.name, direction, &r.rule), Action::Delete))
-                    .collect(),
-                op: Some(Op::Revoke { group_id: g.id.clone(), egress, rules: revoke }),
-            });
-        }
-    }
-    for id in doomed {
-        let name = names.of(&GroupRef::Id(id.clone()));
-        plan.steps.push(Step {
-            changes: vec![Change::new("security-group", name, Action::Delete).with_id(&id)],
-            op: Some(Op::DeleteGroup { id }),
-        });
-    }
-    Ok(plan)
-}
-
+/// Plans the run: converge the five groups, or remove what is the client's.
 pub fn plan(d: &Deployment, desired: &Desired, o: &Observed, destroy_run: bool) -> anyhow::Result<Plan> {
-    if destroy_run { destroy(d, desired, o) } else { Ok(ensure(d, desired, o)) }
+    if destroy_run { crate::destroy::destroy(d, desired, o) } else { Ok(crate::ensure::ensure(d, desired, o)) }
+}
+
+/// The ids of our groups that exist already, by role.
+pub fn existing_ids(desired: &Desired, o: &Observed) -> BTreeMap<GroupRole, String> {
+    found(desired, o).into_iter().map(|(role, g)| (role, g.id.clone())).collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use common::{Action, Change, ClientName, Severity};
+
     use super::*;
-    use crate::rule::{Cidr, Protocol};
-    use common::ClientName;
+    use crate::desired;
+    use crate::observed::{ObservedGroup, ObservedRule, TOOL};
+    use crate::rule::{Cidr, GroupRef, Protocol, SecurityGroupRule, Source};
 
     fn dep(client: &str) -> Deployment {
         Deployment { client: ClientName::parse(client).unwrap(), tool: TOOL, extra_tags: vec![] }
@@ -477,7 +82,7 @@ mod tests {
     }
 
     fn ops(p: &Plan) -> Vec<&Op> {
-        p.steps.iter().filter_map(|s| s.op.as_ref()).collect()
+        p.steps.iter().flat_map(|s| &s.ops).collect()
     }
 
     fn group(o: &mut Observed, role: GroupRole) -> &mut ObservedGroup {
@@ -539,6 +144,48 @@ mod tests {
         assert!(matches!(ops[1], Op::Revoke { group_id, egress: false, rules }
             if group_id == "sg-director" && rules.len() == 1 && rules[0].rule.source == old_cidr));
         assert!(matches!(ops[2], Op::Authorize { group: GroupRef::Id(g), .. } if g == "sg-emr_rds"));
+    }
+
+    #[test]
+    fn groups_then_rules_authorised_together_then_revokes() {
+        let d = dep("acme");
+        let w = want(&d, &["203.0.113.0/24"]);
+        let p = plan(&d, &w, &Observed::default(), false).unwrap();
+        let analytics = p
+            .steps
+            .iter()
+            .find(|s| matches!(&s.ops[..], [Op::Authorize { group: GroupRef::Role(GroupRole::Analytics), .. }]))
+            .unwrap();
+        assert_eq!(analytics.phase, crate::op::AUTHORIZE);
+        let names: Vec<&str> = analytics.changes.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "acme-analytics ingress tcp 22 from acme-director",
+                "acme-analytics ingress tcp 80 from 0.0.0.0/0",
+                "acme-analytics ingress tcp 443 from 0.0.0.0/0"
+            ],
+            "one call, three changes"
+        );
+        assert!(analytics.changes.iter().all(|c| c.action == Action::Create && c.id.is_none()));
+        let creates = p.steps.iter().filter(|s| matches!(s.ops[..], [Op::CreateGroup { .. }]));
+        assert!(creates.clone().all(|s| s.phase == crate::op::GROUPS));
+        assert_eq!(creates.count(), 5);
+        assert_eq!(p.totals(), common::plan::Totals { create: 5 + 11, update: 0, delete: 0, unchanged: 0 });
+
+        // A replaced admin range: the new rule is open before the old one goes.
+        let mut o = converged(&d, &want(&d, &["198.51.100.0/24"]));
+        o.groups.retain(|g| g.id == id_of(GroupRole::Director));
+        let p = plan(&d, &w, &o, false).unwrap();
+        let phases: Vec<(u8, Action)> = p
+            .steps
+            .iter()
+            .filter(|s| !s.ops.is_empty() && s.change().kind == "security-group-rule")
+            .map(|s| (s.phase, s.change().action))
+            .collect();
+        assert!(phases.contains(&(crate::op::AUTHORIZE, Action::Create)));
+        assert!(phases.contains(&(crate::op::REVOKE, Action::Delete)));
+        const { assert!(crate::op::AUTHORIZE < crate::op::REVOKE) };
     }
 
     #[test]

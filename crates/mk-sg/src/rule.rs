@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::desired::GroupRole;
+use crate::role::GroupRole;
 
 /// A CIDR block in canonical form: `203.0.113.0/24`, `2001:db8::/32`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

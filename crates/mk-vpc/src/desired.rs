@@ -2,7 +2,7 @@
 
 use network::{VpcChoice, validate_id};
 
-use crate::Args;
+use crate::args::Args;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {

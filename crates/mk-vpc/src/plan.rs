@@ -1,115 +1,21 @@
-//! Comparing the network we want with what exists. Pure.
-
-use std::collections::BTreeMap;
+//! Comparing the network we want with what exists: a `common::Plan` of
+//! [`Op`]s, by pure code. Converging is planned here, destroying in
+//! [`crate::destroy`]; the calls and phases they share are in [`crate::op`].
+//!
+//! The phases keep the calls in the order AWS needs them, one after the
+//! other: DNS support, then DNS hostnames (refused without support), then
+//! the internet gateway (created and attached), then the routes to it.
+//! Destroying: the routes to our gateway, then the gateway.
 
 use common::error::bad_input;
-use common::{Action, Change, Deployment, Finding, Severity};
+use common::{Action, Change, Deployment, Finding};
 
 use crate::desired::Desired;
-
-/// The destination EMR needs a route for.
-pub const ANYWHERE: &str = "0.0.0.0/0";
-
-/// The VPC and its two DNS attributes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedVpc {
-    pub id: String,
-    pub dns_support: bool,
-    pub dns_hostnames: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedSubnet {
-    pub id: String,
-    pub vpc_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RouteTable {
-    pub id: String,
-    /// The VPC's main table: used by every subnet without an explicit one.
-    pub main: bool,
-    /// Subnets explicitly associated with this table.
-    pub subnet_ids: Vec<String>,
-    /// Where `0.0.0.0/0` goes (a gateway, NAT, instance... id), if anywhere.
-    pub default_route: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct InternetGateway {
-    pub id: String,
-    /// The VPCs it is attached to (at most one on AWS).
-    pub attached_to: Vec<String>,
-    pub tags: Vec<(String, String)>,
-}
-
-/// What observe read. `gateways` holds, on an ensure run, the gateway
-/// attached to the VPC or, when there is none, this deployment's detached
-/// ones (left by an interrupted run); on destroy, this deployment's
-/// gateways wherever they are.
-#[derive(Debug, Clone, Default)]
-pub struct Observed {
-    pub vpc: Option<ObservedVpc>,
-    /// Those of the desired subnets that exist, in any VPC.
-    pub subnets: Vec<ObservedSubnet>,
-    /// Every route table of the VPC.
-    pub route_tables: Vec<RouteTable>,
-    pub gateways: Vec<InternetGateway>,
-}
-
-/// An internet gateway, existing or about to be created by the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GatewayRef {
-    Existing(String),
-    New,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    EnableDnsSupport,
-    EnableDnsHostnames,
-    CreateGateway { tags: Vec<(String, String)> },
-    TagGateway { id: String, tags: Vec<(String, String)> },
-    AttachGateway(GatewayRef),
-    CreateRoute { route_table: String, gateway: GatewayRef },
-    DeleteRoute { route_table: String },
-    DetachGateway { id: String },
-    DeleteGateway { id: String },
-}
-
-/// One resource's change and the calls that make it, in order.
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub change: Change,
-    pub ops: Vec<Op>,
-}
-
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub vpc_id: String,
-    pub steps: Vec<Step>,
-    pub findings: Vec<Finding>,
-    /// The gateway the routes go to; `New` until created (dry-run).
-    pub gateway: Option<GatewayRef>,
-    /// Each desired subnet and its route table (explicit, else the main one).
-    pub subnet_route_tables: Vec<(String, String)>,
-    /// The main table, or the first subnet's.
-    pub route_table_id: Option<String>,
-}
-
-fn pairs(tags: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> + Clone {
-    tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-}
-
-/// The route table a subnet uses: its explicit association, else the
-/// VPC's main table.
-pub fn route_table_for<'a>(subnet_id: &str, tables: &'a [RouteTable]) -> Option<&'a RouteTable> {
-    tables.iter().find(|t| t.subnet_ids.iter().any(|s| s == subnet_id)).or_else(|| main_table(tables))
-}
-
-pub fn main_table(tables: &[RouteTable]) -> Option<&RouteTable> {
-    tables.iter().find(|t| t.main)
-}
+use crate::observed::{
+    ANYWHERE, InternetGateway, Observed, ObservedSubnet, ObservedVpc, RouteTable, main_table, pairs, route_table_for,
+};
+use crate::op::{DNS_HOSTNAMES, DNS_SUPPORT, GATEWAY, ROUTES, route_name};
+pub use crate::op::{GatewayRef, Op, Plan, Step, VpcPlan};
 
 /// Every desired subnet must exist and be in the VPC: a bad-input error
 /// naming the first that is not, found before any mutating call.
@@ -126,79 +32,94 @@ pub fn check_subnets(desired: &Desired, vpc_id: &str, subnets: &[ObservedSubnet]
     Ok(())
 }
 
-fn attribute_step(vpc_id: &str, attribute: &str, enabled: bool, op: Op) -> Step {
-    let change = Change::new("vpc-attribute", format!("{vpc_id}:{attribute}"), Action::Unchanged).with_id(vpc_id);
-    if enabled {
-        Step { change, ops: vec![] }
+fn attribute_step(vpc_id: &str, attribute: &str, enabled: bool, op: Op, phase: u8) -> Step {
+    let name = format!("{vpc_id}:{attribute}");
+    let step = if enabled {
+        Step::unchanged(Change::new("vpc-attribute", name, Action::Unchanged).with_id(vpc_id))
     } else {
-        let mut change = change.with_details(vec![format!("{attribute} false -> true")]);
-        change.action = Action::Update;
-        Step { change, ops: vec![op] }
-    }
+        let change =
+            Change::new("vpc-attribute", name, Action::Update).with_id(vpc_id).with_diff(attribute, false, true);
+        Step::new(change, vec![op])
+    };
+    step.in_phase(phase)
 }
 
 /// Which gateway the VPC will use, and the step that gets it there.
-fn ensure_gateway(
-    d: &Deployment,
-    vpc_id: &str,
-    gateways: &[InternetGateway],
-    findings: &mut Vec<Finding>,
-) -> (GatewayRef, Step) {
+fn ensure_gateway(d: &Deployment, vpc_id: &str, gateways: &[InternetGateway], plan: &mut Plan) -> (GatewayRef, Step) {
     let change = |action| Change::new("internet-gateway", vpc_id, action);
     if let Some(g) = gateways.iter().find(|g| g.attached_to.iter().any(|v| v == vpc_id)) {
         let ours = d.owns(pairs(&g.tags));
         if !ours {
-            findings.push(Finding::new(
-                Severity::Info,
-                format!(
+            plan.finding(
+                Finding::info(format!(
                     "internet gateway {} of {vpc_id} was not created by mk-vpc for {}: adopted as it is; \
                      destroy leaves it and its routes",
                     g.id, d.client
-                ),
-            ));
+                ))
+                .with_code("foreign-resource")
+                .about(&g.id),
+            );
         }
         let missing = d.missing_tags(pairs(&g.tags));
         let step = if ours && !missing.is_empty() {
-            Step {
-                change: change(Action::Update).with_id(&g.id).with_details(vec!["tags".into()]),
-                ops: vec![Op::TagGateway { id: g.id.clone(), tags: missing }],
-            }
+            let c = change(Action::Update).with_id(&g.id).with_details(vec!["tags".into()]);
+            Step::new(c, vec![Op::TagGateway { id: g.id.clone(), tags: missing }])
         } else {
-            Step { change: change(Action::Unchanged).with_id(&g.id), ops: vec![] }
+            Step::unchanged(change(Action::Unchanged).with_id(&g.id))
         };
-        return (GatewayRef::Existing(g.id.clone()), step);
+        return (GatewayRef::Existing(g.id.clone()), step.in_phase(GATEWAY));
     }
     // Ours, created by a run that stopped before attaching it.
     if let Some(g) = gateways.iter().find(|g| g.attached_to.is_empty() && d.owns(pairs(&g.tags))) {
         let r = GatewayRef::Existing(g.id.clone());
-        let step = Step {
-            change: change(Action::Update).with_id(&g.id).with_details(vec!["attached".into()]),
-            ops: vec![Op::AttachGateway(r.clone())],
-        };
-        return (r, step);
+        let c = change(Action::Update).with_id(&g.id).with_diff("attached", serde_json::Value::Null, vpc_id);
+        return (r.clone(), Step::new(c, vec![Op::AttachGateway(r)]).in_phase(GATEWAY));
     }
-    let step = Step {
-        change: change(Action::Create),
-        ops: vec![Op::CreateGateway { tags: d.tags() }, Op::AttachGateway(GatewayRef::New)],
-    };
-    (GatewayRef::New, step)
+    let ops = vec![Op::CreateGateway { tags: d.tags() }, Op::AttachGateway(GatewayRef::New)];
+    (GatewayRef::New, Step::new(change(Action::Create), ops).in_phase(GATEWAY))
 }
 
-fn route_name(table: &str) -> String {
-    format!("{table}:{ANYWHERE}")
+/// The route to the gateway in one table: created when the table has no
+/// `0.0.0.0/0`, adopted when it goes to the gateway, else a warning.
+fn ensure_route(t: &RouteTable, gateway: &GatewayRef, plan: &mut Plan) {
+    let change = |action| Change::new("route", route_name(&t.id), action);
+    match (&t.default_route, gateway) {
+        (None, g) => {
+            let mut c = change(Action::Create);
+            if let GatewayRef::Existing(id) = g {
+                c.id = Some(id.clone());
+            }
+            let op = Op::CreateRoute { route_table: t.id.clone(), gateway: g.clone() };
+            plan.step(Step::new(c, vec![op]).in_phase(ROUTES));
+        }
+        (Some(target), GatewayRef::Existing(id)) if target == id => {
+            plan.step(Step::unchanged(change(Action::Unchanged).with_id(id)).in_phase(ROUTES));
+        }
+        (Some(target), _) => plan.finding(
+            Finding::warning(format!(
+                "route table {} sends {ANYWHERE} to {target}, not to the internet gateway: left as it is \
+                 (mk-vpc never overwrites a route); EMR needs a route to the internet, so point it to the \
+                 gateway or check that {target} reaches the internet",
+                t.id
+            ))
+            .with_code("route-elsewhere")
+            .about(route_name(&t.id)),
+        ),
+    }
 }
 
-fn ensure(d: &Deployment, desired: &Desired, vpc: &ObservedVpc, o: &Observed) -> anyhow::Result<Plan> {
+fn ensure(d: &Deployment, desired: &Desired, vpc: &ObservedVpc, o: &Observed) -> anyhow::Result<VpcPlan> {
     check_subnets(desired, &vpc.id, &o.subnets)?;
-    let mut plan = Plan { vpc_id: vpc.id.clone(), ..Default::default() };
+    let mut out = VpcPlan { vpc_id: vpc.id.clone(), ..Default::default() };
     let no_main = || anyhow::anyhow!("VPC {} has no main route table", vpc.id);
+    let plan = &mut out.plan;
 
     // Hostnames need DNS support first: one attribute per call, in this order.
-    plan.steps.push(attribute_step(&vpc.id, "enableDnsSupport", vpc.dns_support, Op::EnableDnsSupport));
-    plan.steps.push(attribute_step(&vpc.id, "enableDnsHostnames", vpc.dns_hostnames, Op::EnableDnsHostnames));
+    plan.step(attribute_step(&vpc.id, "enableDnsSupport", vpc.dns_support, Op::EnableDnsSupport, DNS_SUPPORT));
+    plan.step(attribute_step(&vpc.id, "enableDnsHostnames", vpc.dns_hostnames, Op::EnableDnsHostnames, DNS_HOSTNAMES));
 
-    let (gateway, step) = ensure_gateway(d, &vpc.id, &o.gateways, &mut plan.findings);
-    plan.steps.push(step);
+    let (gateway, step) = ensure_gateway(d, &vpc.id, &o.gateways, plan);
+    plan.step(step);
 
     let mut tables: Vec<&RouteTable> = Vec::new();
     if desired.subnet_ids.is_empty() {
@@ -206,106 +127,34 @@ fn ensure(d: &Deployment, desired: &Desired, vpc: &ObservedVpc, o: &Observed) ->
     }
     for s in &desired.subnet_ids {
         let t = route_table_for(s, &o.route_tables).ok_or_else(no_main)?;
-        plan.subnet_route_tables.push((s.clone(), t.id.clone()));
+        out.subnet_route_tables.push((s.clone(), t.id.clone()));
         if !tables.iter().any(|x| x.id == t.id) {
             tables.push(t);
         }
     }
-    plan.route_table_id = tables.first().map(|t| t.id.clone());
-
+    out.route_table_id = tables.first().map(|t| t.id.clone());
     for t in tables {
-        let change = |action| Change::new("route", route_name(&t.id), action);
-        match (&t.default_route, &gateway) {
-            (None, g) => {
-                let id = match g {
-                    GatewayRef::Existing(id) => Some(id.clone()),
-                    GatewayRef::New => None,
-                };
-                let mut c = change(Action::Create);
-                c.id = id;
-                plan.steps.push(Step {
-                    change: c,
-                    ops: vec![Op::CreateRoute { route_table: t.id.clone(), gateway: g.clone() }],
-                });
-            }
-            (Some(target), GatewayRef::Existing(id)) if target == id => {
-                plan.steps.push(Step { change: change(Action::Unchanged).with_id(id), ops: vec![] });
-            }
-            (Some(target), _) => plan.findings.push(Finding::new(
-                Severity::Warning,
-                format!(
-                    "route table {} sends {ANYWHERE} to {target}, not to the internet gateway: left as it is \
-                     (mk-vpc never overwrites a route); EMR needs a route to the internet, so point it to the \
-                     gateway or check that {target} reaches the internet",
-                    t.id
-                ),
-            )),
-        }
+        ensure_route(t, &gateway, &mut out.plan);
     }
-    plan.gateway = Some(gateway);
-    Ok(plan)
+    out.gateway = Some(gateway);
+    Ok(out)
 }
 
-fn destroy(d: &Deployment, vpc: &ObservedVpc, o: &Observed) -> Plan {
-    let mut plan = Plan { vpc_id: vpc.id.clone(), ..Default::default() };
-    plan.findings.push(Finding::new(
-        Severity::Info,
-        format!("DNS support and DNS hostnames stay enabled on {}: destroy never turns them off", vpc.id),
-    ));
-    for g in o.gateways.iter().filter(|g| d.owns(pairs(&g.tags))) {
-        let here = g.attached_to.iter().any(|v| v == &vpc.id);
-        if !here && !g.attached_to.is_empty() {
-            plan.findings.push(Finding::new(
-                Severity::Info,
-                format!(
-                    "internet gateway {} of {} is attached to {}, not to {}: left alone",
-                    g.id,
-                    d.client,
-                    g.attached_to.join(", "),
-                    vpc.id
-                ),
-            ));
-            continue;
-        }
-        // A route has no tags: it is ours when it goes to our gateway.
-        for t in o.route_tables.iter().filter(|t| t.default_route.as_deref() == Some(g.id.as_str())) {
-            plan.steps.push(Step {
-                change: Change::new("route", route_name(&t.id), Action::Delete).with_id(&g.id),
-                ops: vec![Op::DeleteRoute { route_table: t.id.clone() }],
-            });
-        }
-        let mut ops = Vec::new();
-        if here {
-            ops.push(Op::DetachGateway { id: g.id.clone() });
-        }
-        ops.push(Op::DeleteGateway { id: g.id.clone() });
-        let name = if here { vpc.id.clone() } else { g.id.clone() };
-        plan.steps.push(Step { change: Change::new("internet-gateway", name, Action::Delete).with_id(&g.id), ops });
-    }
-    plan
-}
-
-pub fn plan(d: &Deployment, desired: &Desired, o: &Observed, destroy_run: bool) -> anyhow::Result<Plan> {
+/// Plans the run: converge the VPC, or remove what this tool made in it.
+pub fn plan(d: &Deployment, desired: &Desired, o: &Observed, destroy_run: bool) -> anyhow::Result<VpcPlan> {
     let vpc = o.vpc.as_ref().ok_or_else(|| anyhow::anyhow!("no VPC observed"))?;
     if destroy_run {
         check_subnets(desired, &vpc.id, &o.subnets)?;
-        Ok(destroy(d, vpc, o))
+        Ok(crate::destroy::destroy(d, vpc, o))
     } else {
         ensure(d, desired, vpc, o)
-    }
-}
-
-impl Plan {
-    /// `subnet_id -> route_table_id`, for the report.
-    pub fn route_table_ids(&self) -> BTreeMap<String, String> {
-        self.subnet_route_tables.iter().cloned().collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::ClientName;
+    use common::{ClientName, Severity};
     use network::VpcChoice;
 
     const VPC: &str = "vpc-00000001";
@@ -345,12 +194,12 @@ mod tests {
         }
     }
 
-    fn actions(p: &Plan) -> Vec<(String, Action)> {
-        p.steps.iter().map(|s| (format!("{} {}", s.change.kind, s.change.name), s.change.action)).collect()
+    fn actions(p: &VpcPlan) -> Vec<(String, Action)> {
+        p.plan.steps.iter().map(|s| (format!("{} {}", s.change().kind, s.change().name), s.change().action)).collect()
     }
 
-    fn ops(p: &Plan) -> Vec<Op> {
-        p.steps.iter().flat_map(|s| s.ops.clone()).collect()
+    fn ops(p: &VpcPlan) -> Vec<Op> {
+        p.plan.steps.iter().flat_map(|s| s.ops.clone()).collect()
     }
 
     #[test]
@@ -373,10 +222,10 @@ mod tests {
             ]
         );
         assert_eq!(p.route_table_id.as_deref(), Some("rtb-main"));
-        assert_eq!(p.steps[0].change.action, Action::Unchanged);
-        assert_eq!(p.steps[0].change.name, format!("{VPC}:enableDnsSupport"));
-        assert_eq!(p.steps[2].change.kind, "internet-gateway");
-        assert_eq!(p.steps[3].change.name, "rtb-main:0.0.0.0/0");
+        assert_eq!(p.plan.steps[0].change().action, Action::Unchanged);
+        assert_eq!(p.plan.steps[0].change().name, format!("{VPC}:enableDnsSupport"));
+        assert_eq!(p.plan.steps[2].change().kind, "internet-gateway");
+        assert_eq!(p.plan.steps[3].change().name, "rtb-main:0.0.0.0/0");
     }
 
     #[test]
@@ -388,7 +237,33 @@ mod tests {
         o.vpc = Some(ObservedVpc { id: VPC.into(), dns_support: true, dns_hostnames: false });
         let p = plan(&d(), &want(&[]), &o, false).unwrap();
         assert_eq!(ops(&p)[0], Op::EnableDnsHostnames);
-        assert_eq!(p.steps[1].change.action, Action::Update);
+        assert_eq!(p.plan.steps[1].change().action, Action::Update);
+    }
+
+    #[test]
+    fn each_phase_needs_only_what_an_earlier_one_made() {
+        let mut o = fresh();
+        o.vpc = Some(ObservedVpc { id: VPC.into(), dns_support: false, dns_hostnames: false });
+        let p = plan(&d(), &want(&["subnet-a", "subnet-b"]), &o, false).unwrap();
+        let phases: Vec<(u8, &str)> = p.plan.steps.iter().map(|s| (s.phase, s.change().kind)).collect();
+        assert_eq!(
+            phases,
+            [(0, "vpc-attribute"), (1, "vpc-attribute"), (2, "internet-gateway"), (3, "route"), (3, "route")]
+        );
+        let diff = &p.plan.steps[0].change().diff[0];
+        assert_eq!(
+            (diff.attribute.as_str(), &diff.before, &diff.after),
+            ("enableDnsSupport", &false.into(), &true.into())
+        );
+        assert_eq!(p.plan.totals(), common::plan::Totals { create: 3, update: 2, delete: 0, unchanged: 0 });
+        assert!(p.plan.steps[2].change().id.is_none(), "a new gateway's id is known after apply");
+
+        let mut o = fresh();
+        o.gateways = vec![igw("igw-1", Some(VPC), d().tags())];
+        o.route_tables[0].default_route = Some("igw-1".into());
+        let p = plan(&d(), &want(&[]), &o, true).unwrap();
+        let phases: Vec<(u8, &str)> = p.plan.steps.iter().map(|s| (s.phase, s.change().kind)).collect();
+        assert_eq!(phases, [(0, "route"), (1, "internet-gateway")], "the route goes before its gateway");
     }
 
     #[test]
@@ -413,11 +288,11 @@ mod tests {
         o.route_tables[0].default_route = Some("igw-1".into());
         let p = plan(&d(), &want(&[]), &o, false).unwrap();
         assert!(ops(&p).is_empty(), "{:?}", ops(&p));
-        assert!(p.steps.iter().all(|s| s.change.action == Action::Unchanged));
+        assert!(p.plan.steps.iter().all(|s| s.change().action == Action::Unchanged));
         assert_eq!(p.gateway, Some(GatewayRef::Existing("igw-1".into())));
-        assert_eq!(p.findings.len(), 1);
-        assert_eq!(p.findings[0].severity, Severity::Info);
-        assert!(p.findings[0].message.contains("igw-1") && p.findings[0].message.contains("adopted"));
+        assert_eq!(p.plan.findings.len(), 1);
+        assert_eq!(p.plan.findings[0].severity, Severity::Info);
+        assert!(p.plan.findings[0].message.contains("igw-1") && p.plan.findings[0].message.contains("adopted"));
     }
 
     #[test]
@@ -428,9 +303,9 @@ mod tests {
         o.gateways[0].tags = d().tags();
         let p = plan(&d(), &want(&[]), &o, false).unwrap();
         assert!(ops(&p).is_empty());
-        assert_eq!(p.findings.len(), 1);
-        assert_eq!(p.findings[0].severity, Severity::Warning);
-        assert!(p.findings[0].message.contains("nat-0123") && p.findings[0].message.contains("rtb-main"));
+        assert_eq!(p.plan.findings.len(), 1);
+        assert_eq!(p.plan.findings[0].severity, Severity::Warning);
+        assert!(p.plan.findings[0].message.contains("nat-0123") && p.plan.findings[0].message.contains("rtb-main"));
     }
 
     #[test]
@@ -480,6 +355,6 @@ mod tests {
 
         o.gateways = vec![igw("igw-1", Some(VPC), vec![])];
         let p = plan(&d(), &want(&[]), &o, true).unwrap();
-        assert!(p.steps.is_empty(), "an adopted gateway is never removed");
+        assert!(p.plan.steps.is_empty(), "an adopted gateway is never removed");
     }
 }
