@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+mod support;
+
 use analytics_tests::{Runbook, bin, mode, mysql_env, run};
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
@@ -182,42 +184,7 @@ async fn deploy_rerun_destroy() {
     // destroy.sh leaves nothing of the deployment.
     let (status, _, stderr) = rb.run("destroy.sh");
     assert_eq!(status, 0, "destroy.sh failed:\n{stderr}");
-    for b in ["tracking-logs", "analytics-emr", "edxanalytics", "analytics-api-reports"] {
-        assert!(s3.head_bucket().bucket(format!("{c}-{b}")).send().await.is_err(), "bucket {b} left");
-    }
-    assert!(iam.get_user().user_name(format!("{c}-analytics-elasticsearch")).send().await.is_err());
-    assert!(iam.get_role().role_name(format!("{c}-edxanalytics")).send().await.is_err());
-    assert!(iam.get_instance_profile().instance_profile_name(format!("{c}-edxanalytics")).send().await.is_err());
-    let policies = iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send().await.unwrap();
-    assert!(policies.policies().iter().all(|p| !p.policy_name().unwrap_or_default().starts_with(&c)));
-    iam.get_role().role_name("EMR_EC2_DefaultRole").send().await.expect("the shared EMR role stays");
-    assert!(es.describe_domain().domain_name(format!("{c}-analytics-es")).send().await.is_err());
-    assert!(rds.describe_db_instances().db_instance_identifier(format!("{c}-analytics")).send().await.is_err());
-    let left = ec2
-        .describe_instances()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:analytics:client").values(&c).build())
-        .send()
-        .await
-        .unwrap();
-    for i in left.reservations().iter().flat_map(aws_sdk_ec2::types::Reservation::instances) {
-        assert_eq!(
-            i.state().and_then(|s| s.name()).map(aws_sdk_ec2::types::InstanceStateName::as_str),
-            Some("terminated")
-        );
-    }
-    let sgs = ec2.describe_security_groups().send().await.unwrap();
-    assert!(sgs.security_groups().iter().all(|g| !g.group_name().unwrap_or_default().starts_with(&c)));
-    let keys = ec2.describe_key_pairs().send().await.unwrap();
-    assert!(keys.key_pairs().iter().all(|k| !k.key_name().unwrap_or_default().starts_with(&c)));
-    let addresses = ec2.describe_addresses().send().await.unwrap();
-    assert!(addresses.addresses().is_empty(), "the Elastic IP is released");
-    let igws = ec2
-        .describe_internet_gateways()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:analytics:client").values(&c).build())
-        .send()
-        .await
-        .unwrap();
-    assert!(igws.internet_gateways().is_empty(), "the internet gateway is deleted");
+    support::assert_nothing_left(&rb).await;
 }
 
 /// The README's settings table is what scripts/settings.sh says, and every

@@ -148,6 +148,17 @@ pub const EVENTUAL: &[Rule] = &[
         "the new instance to be visible",
         VISIBILITY,
     ),
+    // After the hosts that used it terminated, a group (and the gateway, while
+    // their public addresses are mapped) stays in use until EC2 releases the
+    // network interfaces: minutes. A group a foreign instance still uses
+    // fails after the deadline, naming the dependency.
+    rule(
+        "ec2",
+        &["DeleteSecurityGroup", "DetachInternetGateway"],
+        "DependencyViolation",
+        "the terminated hosts' network interfaces to be released",
+        300,
+    ),
     rule("ec2", &["AssociateAddress"], "InvalidAllocationID.NotFound", "the new Elastic IP to be visible", VISIBILITY),
     Rule {
         message: Some("Invalid IAM Instance Profile"),
@@ -416,6 +427,10 @@ mod tests {
         assert!(eventual_rule("ec2", "AuthorizeSecurityGroupIngress", "InvalidGroup.NotFound", "").is_some());
         assert!(eventual_rule("ec2", "RevokeSecurityGroupIngress", "InvalidGroup.NotFound", "").is_none(), "gone");
         assert!(eventual_rule("ec2", "DeleteSecurityGroup", "InvalidGroup.NotFound", "").is_none());
+        assert!(
+            eventual_rule("ec2", "DeleteSecurityGroup", "DependencyViolation", "resource sg-1 has a dependent object")
+                .is_some()
+        );
         let profile = "Value (acme-edxanalytics) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name";
         assert!(eventual_rule("ec2", "RunInstances", "InvalidParameterValue", profile).is_some());
         assert!(eventual_rule("ec2", "RunInstances", "InvalidParameterValue", "bad instance type").is_none());

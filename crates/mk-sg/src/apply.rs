@@ -85,9 +85,7 @@ impl<'a> Groups<'a> {
             }
             Op::Revoke { group_id, egress, rules } => revoke(ec2, group_id, *egress, rules).await?,
             Op::DeleteGroup { id } => {
-                ec2.delete_security_group()
-                    .group_id(id)
-                    .send()
+                eventually(|| ec2.delete_security_group().group_id(id).send())
                     .await
                     .aws_context(format!("deleting security group {id}"))?;
             }

@@ -77,10 +77,7 @@ impl<'a> Vpc<'a> {
                     .aws_context(format!("removing route {ANYWHERE} from {route_table}"))?;
             }
             Op::DetachGateway { id } => {
-                ec2.detach_internet_gateway()
-                    .internet_gateway_id(id)
-                    .vpc_id(vpc)
-                    .send()
+                eventually(|| ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(vpc).send())
                     .await
                     .aws_context(format!("detaching internet gateway {id} from {vpc}"))?;
             }
