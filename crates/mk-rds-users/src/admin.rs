@@ -6,30 +6,22 @@ use std::path::{Path, PathBuf};
 
 use common::ClientName;
 use common::error::bad_input;
+use common::secrets::Secret;
 use serde_json::Value;
 
-use crate::Args;
+use crate::args::Args;
 use crate::credentials::{parse_password, read_password_file};
 
 pub const DEFAULT_PORT: u16 = 3306;
 
-/// The admin connection. Its password is kept out of `Debug`.
-#[derive(Clone)]
+/// The admin connection. Its password is a [`Secret`]: `Debug` shows
+/// `<redacted>`.
+#[derive(Debug, Clone)]
 pub struct Admin {
     pub host: String,
     pub port: u16,
     pub user: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Admin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Admin")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
+    pub password: Secret,
 }
 
 /// Where mk-rds's document is: `--rds-state`, else
@@ -160,7 +152,7 @@ mod tests {
 
     #[test]
     fn debug_hides_the_password() {
-        let a = Admin { host: "h".into(), port: 1, user: "u".into(), password: "hunter2".into() };
+        let a = Admin { host: "h".into(), port: 1, user: "u".into(), password: Secret::new("hunter2") };
         assert!(!format!("{a:?}").contains("hunter2"));
     }
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use common::error::bad_input;
 use common::{Finding, Severity};
 
-use crate::Args;
-use crate::sql::Account;
+use crate::args::{Args, Charset};
+use crate::quote::Account;
 
 /// Which server this run sets up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,24 +16,6 @@ pub enum Mode {
     Analytics,
     /// The edxapp server: the read-only `edxapp_ro` user.
     EdxappReadonly,
-}
-
-/// `--charset`: the runbook's `utf8` is the deprecated 3-byte `utf8mb3`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Charset {
-    Utf8mb4,
-    Utf8,
-}
-
-impl Charset {
-    /// The name both servers report in information_schema (MySQL 8 and
-    /// MariaDB 10.6+ say `utf8mb3` for `utf8`).
-    pub fn server_name(self) -> &'static str {
-        match self {
-            Charset::Utf8mb4 => "utf8mb4",
-            Charset::Utf8 => "utf8mb3",
-        }
-    }
 }
 
 /// What a database is for; also its key under `outputs.databases`.
@@ -182,11 +164,14 @@ pub fn from_args(args: &Args) -> anyhow::Result<Desired> {
     let desired = if args.analytics {
         let charset = args.charset.server_name();
         if args.charset == Charset::Utf8 {
-            findings.push(Finding::new(
-                Severity::Warning,
-                "--charset utf8 is utf8mb3, a deprecated 3-byte encoding that cannot store every character \
-                          (emoji, some CJK); utf8mb4 is the default",
-            ));
+            findings.push(
+                Finding::new(
+                    Severity::Warning,
+                    "--charset utf8 is utf8mb3, a deprecated 3-byte encoding that cannot store every character \
+                     (emoji, some CJK); utf8mb4 is the default",
+                )
+                .with_code("deprecated-charset"),
+            );
         }
         let databases: Vec<DatabaseSpec> = [
             (DbRole::Dashboard, &args.dashboard_db),

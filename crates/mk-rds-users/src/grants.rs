@@ -12,107 +12,10 @@
 //! option as the privilege `GRANT OPTION`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
-use crate::sql::{Account, Dialect, pattern_database, quote_string};
-
-/// One privilege, with its column list for column-level grants.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Privilege {
-    /// Uppercase words, single-spaced: `SELECT`, `ALL PRIVILEGES`,
-    /// `GRANT OPTION`, `BACKUP_ADMIN`.
-    pub name: String,
-    pub columns: Vec<String>,
-}
-
-impl Privilege {
-    pub fn new(name: &str) -> Self {
-        let words: Vec<String> = name.split_whitespace().map(str::to_ascii_uppercase).collect();
-        let name = if words == ["ALL"] { "ALL PRIVILEGES".to_owned() } else { words.join(" ") };
-        Privilege { name, columns: Vec::new() }
-    }
-
-    pub fn is_all(&self) -> bool {
-        self.name == "ALL PRIVILEGES" && self.columns.is_empty()
-    }
-
-    /// As SQL. The name is made of words the parser accepted (letters,
-    /// digits, `_`); columns are quoted.
-    pub fn sql(&self) -> String {
-        if self.columns.is_empty() {
-            self.name.clone()
-        } else {
-            let cols: Vec<String> = self.columns.iter().map(|c| crate::sql::quote_ident(c)).collect();
-            format!("{} ({})", self.name, cols.join(", "))
-        }
-    }
-}
-
-impl fmt::Display for Privilege {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.columns.is_empty() {
-            f.write_str(&self.name)
-        } else {
-            write!(f, "{} ({})", self.name, self.columns.join(", "))
-        }
-    }
-}
-
-/// A role granted to a user: MariaDB roles have no host, MySQL's do.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Role {
-    pub name: String,
-    pub host: Option<String>,
-}
-
-impl Role {
-    pub fn quoted(&self, d: Dialect) -> String {
-        match &self.host {
-            Some(h) => format!("{}@{}", quote_string(&self.name, d), quote_string(h, d)),
-            None => quote_string(&self.name, d),
-        }
-    }
-}
-
-/// What a grant applies to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Scope {
-    /// `*.*`
-    Global,
-    /// `` `pattern`.* ``, the pattern as the server stores it.
-    Database(String),
-    Table {
-        db: String,
-        table: String,
-    },
-    /// `PROCEDURE`, `FUNCTION`, `PACKAGE` or `PACKAGE BODY`.
-    Routine {
-        kind: String,
-        db: String,
-        name: String,
-    },
-    /// `GRANT PROXY ON user@host`.
-    Proxy(Account),
-    /// A role granted to the user (no privileges of its own here).
-    Role(Role),
-}
-
-impl Scope {
-    /// For reports: `dashboard.*`, `*.*`, `role r1`.
-    pub fn describe(&self, d: Dialect) -> String {
-        match self {
-            Scope::Global => "*.*".to_owned(),
-            Scope::Database(p) => format!("{}.*", pattern_database(p, d).unwrap_or_else(|| p.clone())),
-            Scope::Table { db, table } => format!("{db}.{table}"),
-            Scope::Routine { kind, db, name } => format!("{} {db}.{name}", kind.to_lowercase()),
-            Scope::Proxy(a) => format!("proxy {a}"),
-            Scope::Role(r) => match &r.host {
-                Some(h) => format!("role {}@{h}", r.name),
-                None => format!("role {}", r.name),
-            },
-        }
-    }
-}
+use crate::grant_syntax::{Cursor, Tok, tokenize};
+pub use crate::privilege::{Privilege, Role, Scope};
+use crate::quote::Account;
 
 /// A user's grants: privileges per scope, and the lines not understood.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -149,181 +52,46 @@ impl Grants {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Word(String),
-    Quoted(String),
-    Punct(char),
-}
-
-impl Tok {
-    fn is_word(&self, w: &str) -> bool {
-        matches!(self, Tok::Word(x) if x.eq_ignore_ascii_case(w))
-    }
-}
-
-fn tokenize(line: &str) -> Result<Vec<Tok>, ()> {
-    let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-        } else if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
-            let mut w = String::new();
-            while let Some(&c) = chars.peek() {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
-                    w.push(c);
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            out.push(Tok::Word(w));
-        } else if c == '`' || c == '\'' || c == '"' {
-            chars.next();
-            let mut s = String::new();
-            loop {
-                match chars.next().ok_or(())? {
-                    q if q == c => {
-                        if chars.peek() == Some(&c) {
-                            chars.next();
-                            s.push(c);
-                        } else {
-                            break;
-                        }
-                    }
-                    // Backticks take no escapes; strings do (SHOW GRANTS
-                    // on MySQL 5.7 and in ANSI_QUOTES mode).
-                    '\\' if c != '`' => match chars.next().ok_or(())? {
-                        '0' => s.push('\0'),
-                        'n' => s.push('\n'),
-                        'r' => s.push('\r'),
-                        't' => s.push('\t'),
-                        'Z' => s.push('\x1a'),
-                        e @ ('%' | '_') => {
-                            s.push('\\');
-                            s.push(e);
-                        }
-                        e => s.push(e),
-                    },
-                    ch => s.push(ch),
-                }
-            }
-            out.push(Tok::Quoted(s));
-        } else {
-            out.push(Tok::Punct(c));
-            chars.next();
-        }
-    }
-    Ok(out)
-}
-
 enum Parsed {
     Grant(Scope, BTreeSet<Privilege>),
     Roles(Vec<Role>),
     Ignored,
 }
 
-struct Cursor {
-    toks: Vec<Tok>,
-    i: usize,
-}
-
-impl Cursor {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.i)
-    }
-
-    fn next(&mut self) -> Result<Tok, ()> {
-        let t = self.toks.get(self.i).cloned().ok_or(())?;
-        self.i += 1;
-        Ok(t)
-    }
-
-    fn eat_punct(&mut self, c: char) -> bool {
-        if self.peek() == Some(&Tok::Punct(c)) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn eat_word(&mut self, w: &str) -> bool {
-        if self.peek().is_some_and(|t| t.is_word(w)) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn quoted(&mut self) -> Result<String, ()> {
-        match self.next()? {
-            Tok::Quoted(s) => Ok(s),
-            _ => Err(()),
-        }
-    }
-
-    /// `'name'@'host'` (host optional).
-    fn account(&mut self) -> Result<(String, Option<String>), ()> {
-        let name = self.quoted()?;
-        let host = if self.eat_punct('@') { Some(self.quoted()?) } else { None };
-        Ok((name, host))
-    }
-
-    /// A quoted name or `*`; `None` for `*`.
-    fn name_or_star(&mut self) -> Result<Option<String>, ()> {
-        match self.next()? {
-            Tok::Quoted(s) => Ok(Some(s)),
-            Tok::Punct('*') => Ok(None),
-            _ => Err(()),
-        }
-    }
-}
-
-fn parse_line(line: &str) -> Result<Parsed, ()> {
-    let toks = tokenize(line)?;
-    let first = toks.first().ok_or(())?;
-    // MariaDB prints `SET DEFAULT ROLE … FOR …`: not a privilege.
-    if first.is_word("SET") && toks.get(1).is_some_and(|t| t.is_word("DEFAULT")) {
-        return Ok(Parsed::Ignored);
-    }
-    if !first.is_word("GRANT") {
-        return Err(());
-    }
-    // A privilege grant has `ON` (outside parentheses) before `TO`; a role
-    // grant has only `TO`.
+/// Whether a `GRANT` line grants privileges (`ON` outside parentheses
+/// before `TO`) rather than roles (only `TO`).
+fn grants_privileges(toks: &[Tok]) -> bool {
     let mut depth = 0i32;
-    let mut has_on = false;
-    for t in &toks[1..] {
+    for t in toks {
         match t {
             Tok::Punct('(') => depth += 1,
             Tok::Punct(')') => depth -= 1,
-            t if depth == 0 && t.is_word("ON") => {
-                has_on = true;
-                break;
-            }
-            t if depth == 0 && t.is_word("TO") => break,
+            t if depth == 0 && t.is_word("ON") => return true,
+            t if depth == 0 && t.is_word("TO") => return false,
             _ => {}
         }
     }
-    let mut c = Cursor { toks, i: 1 };
-    if !has_on {
-        let mut roles = Vec::new();
-        loop {
-            let (name, host) = c.account()?;
-            roles.push(Role { name, host });
-            if !c.eat_punct(',') {
-                break;
-            }
-        }
-        if !c.eat_word("TO") {
-            return Err(());
-        }
-        return Ok(Parsed::Roles(roles));
-    }
+    false
+}
 
+/// `GRANT r1, r2@h TO …`, after `GRANT`.
+fn roles(c: &mut Cursor) -> Result<Parsed, ()> {
+    let mut roles = Vec::new();
+    loop {
+        let (name, host) = c.account()?;
+        roles.push(Role { name, host });
+        if !c.eat_punct(',') {
+            break;
+        }
+    }
+    if !c.eat_word("TO") {
+        return Err(());
+    }
+    Ok(Parsed::Roles(roles))
+}
+
+/// The privilege list up to and including `ON`: `SELECT (`a`), INSERT ON`.
+fn privileges(c: &mut Cursor) -> Result<BTreeSet<Privilege>, ()> {
     let mut privs = BTreeSet::new();
     loop {
         let mut words = Vec::new();
@@ -353,13 +121,17 @@ fn parse_line(line: &str) -> Result<Parsed, ()> {
             privs.insert(p);
         }
         if c.eat_word("ON") {
-            break;
+            return Ok(privs);
         }
         if !c.eat_punct(',') {
             return Err(());
         }
     }
+}
 
+/// What follows `ON`: `*.*`, `db.*`, `db.t`, `PROCEDURE db.p`, or the
+/// account of a `PROXY` grant.
+fn scope(c: &mut Cursor, privs: &BTreeSet<Privilege>) -> Result<Scope, ()> {
     let kind = if c.eat_word("PROCEDURE") {
         Some("PROCEDURE")
     } else if c.eat_word("FUNCTION") {
@@ -370,25 +142,43 @@ fn parse_line(line: &str) -> Result<Parsed, ()> {
         None
     };
     let is_proxy = privs.len() == 1 && privs.iter().next().is_some_and(|p| p.name == "PROXY");
-    let scope = if is_proxy && kind.is_none() {
+    if is_proxy && kind.is_none() {
         let (name, host) = c.account()?;
-        Scope::Proxy(Account::new(name, host.unwrap_or_default()))
-    } else {
-        let db = c.name_or_star()?;
-        if !c.eat_punct('.') {
-            // `ON *` or `ON tbl`: relative to a current database, which
-            // SHOW GRANTS never prints.
-            return Err(());
-        }
-        let object = c.name_or_star()?;
-        match (kind, db, object) {
-            (None, None, None) => Scope::Global,
-            (None, Some(db), None) => Scope::Database(db),
-            (None, Some(db), Some(table)) => Scope::Table { db, table },
-            (Some(kind), Some(db), Some(name)) => Scope::Routine { kind: kind.to_owned(), db, name },
-            _ => return Err(()),
-        }
-    };
+        return Ok(Scope::Proxy(Account::new(name, host.unwrap_or_default())));
+    }
+    let db = c.name_or_star()?;
+    if !c.eat_punct('.') {
+        // `ON *` or `ON tbl`: relative to a current database, which
+        // SHOW GRANTS never prints.
+        return Err(());
+    }
+    let object = c.name_or_star()?;
+    match (kind, db, object) {
+        (None, None, None) => Ok(Scope::Global),
+        (None, Some(db), None) => Ok(Scope::Database(db)),
+        (None, Some(db), Some(table)) => Ok(Scope::Table { db, table }),
+        (Some(kind), Some(db), Some(name)) => Ok(Scope::Routine { kind: kind.to_owned(), db, name }),
+        _ => Err(()),
+    }
+}
+
+fn parse_line(line: &str) -> Result<Parsed, ()> {
+    let toks = tokenize(line)?;
+    let first = toks.first().ok_or(())?;
+    // MariaDB prints `SET DEFAULT ROLE … FOR …`: not a privilege.
+    if first.is_word("SET") && toks.get(1).is_some_and(|t| t.is_word("DEFAULT")) {
+        return Ok(Parsed::Ignored);
+    }
+    if !first.is_word("GRANT") {
+        return Err(());
+    }
+    let privileged = grants_privileges(&toks[1..]);
+    let mut c = Cursor { toks, i: 1 };
+    if !privileged {
+        return roles(&mut c);
+    }
+    let mut privs = privileges(&mut c)?;
+    let scope = scope(&mut c, &privs)?;
     if !c.eat_word("TO") {
         return Err(());
     }
@@ -511,20 +301,5 @@ mod tests {
         ]);
         assert_eq!(g.not_understood.len(), 3);
         assert_eq!(g.scopes.len(), 1);
-    }
-
-    #[test]
-    fn privilege_names_are_normalised() {
-        assert_eq!(Privilege::new("all"), Privilege::new("ALL PRIVILEGES"));
-        assert_eq!(Privilege::new("create  temporary tables").name, "CREATE TEMPORARY TABLES");
-        assert!(Privilege::new("ALL").is_all());
-    }
-
-    #[test]
-    fn scopes_describe_themselves_for_people() {
-        let d = Dialect::default();
-        assert_eq!(db("my\\_db").describe(d), "my_db.*");
-        assert_eq!(Scope::Global.describe(d), "*.*");
-        assert_eq!(Scope::Role(Role { name: "r".into(), host: None }).describe(d), "role r");
     }
 }

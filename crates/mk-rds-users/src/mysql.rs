@@ -1,22 +1,24 @@
-//! Talking to the server: connect, observe, apply. Thin: the decisions are
-//! in `plan`. Every statement goes through [`Session::run`], which counts it
-//! (refusing a mutating one under `--dry-run`), logs its redacted text at
-//! debug level, and turns a failure into one line with the MySQL error
-//! code and no password.
+//! Talking to the server: connect, observe, send one planned operation.
+//! Thin: the decisions are in [`crate::plan`]. Every statement goes
+//! through [`Session::run`], which counts it (refusing a mutating one
+//! under `--dry-run`), logs its redacted text at debug level, and turns a
+//! failure into one line with the MySQL error code and no password.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{ApiCounter, Report, SecretsDir};
+use common::{ApiCounter, SecretsDir};
 use mysql_async::prelude::{FromRow, Queryable};
 use mysql_async::{Conn, OptsBuilder, Params, SslOpts};
 
 use crate::admin::Admin;
+use crate::credentials::write_generated;
 use crate::desired::Desired;
 use crate::grants::Grants;
-use crate::plan::{Observed, Plan};
+use crate::observed::Observed;
+use crate::op::Op;
 use crate::sql::{self, Dialect, Statement};
 
 /// A failure from the server or the connection, on one line.
@@ -97,7 +99,7 @@ pub async fn connect(
         .ip_or_hostname(admin.host.clone())
         .tcp_port(admin.port)
         .user(Some(admin.user.clone()))
-        .pass(Some(admin.password.clone()))
+        .pass(Some(admin.password.expose()))
         .prefer_socket(false)
         // Known up front, so the driver sends no query of its own to learn
         // them: every statement on the wire is one we count.
@@ -166,35 +168,29 @@ impl Session {
         Ok(observed)
     }
 
-    /// Performs the plan in order: databases, then per user the account,
-    /// its password, its grants. A password file is written before the
-    /// statement that sets the password, and put back if it fails. Every
-    /// step that finished is in the report, even when a later one failed.
-    pub async fn apply(&mut self, plan: &Plan, secrets: &SecretsDir, report: &mut Report) -> anyhow::Result<()> {
-        for step in &plan.steps {
-            if let Some(f) = &step.password_file {
-                secrets.write(&f.name, f.value.as_bytes())?;
-            }
-            for s in &step.statements {
-                if let Err(e) = self.run::<mysql_async::Row>(s).await {
-                    if let Some(f) = &step.password_file {
-                        let restored = match &f.previous {
-                            Some(old) => secrets.write(&f.name, old.as_bytes()).map(|_| ()),
-                            None => secrets.remove(&f.name),
-                        };
-                        if let Err(re) = restored {
-                            tracing::error!("could not put back {}: {re:#}", secrets.file(&f.name).display());
-                        }
-                    }
-                    return Err(e);
-                }
-            }
-            if step.change.action.is_change() {
-                tracing::info!("{} {} {}", step.change.action.word(false), step.change.kind, step.change.name);
-            }
-            report.change(step.change.clone());
+    /// Sends one planned operation. A password file is written right
+    /// before the statement that sets the password, and put back to what it
+    /// held if the statement fails: the file never holds a password the
+    /// server refused, and a password set on the server is never lost.
+    pub async fn apply_op(&mut self, op: &Op, secrets: &SecretsDir) -> anyhow::Result<()> {
+        let (statement, file) = match op {
+            Op::Sql(s) => (s, None),
+            Op::SetPassword { statement, file } => (statement, file.as_ref()),
+        };
+        if let Some(f) = file {
+            write_generated(secrets, &f.name, &f.value)?;
         }
-        Ok(())
+        let sent = self.run::<mysql_async::Row>(statement).await;
+        if let (Err(_), Some(f)) = (&sent, file) {
+            let restored = match &f.previous {
+                Some(old) => write_generated(secrets, &f.name, old).map(drop),
+                None => secrets.remove(&f.name),
+            };
+            if let Err(re) = restored {
+                tracing::error!("could not put back {}: {re:#}", secrets.file(&f.name).display());
+            }
+        }
+        sent.map(drop)
     }
 
     pub async fn close(self) {

@@ -1,247 +1,59 @@
-//! Comparing what we want with what the server has, into statements.
-//! Pure: the passwords come in already read or generated.
+//! Comparing what we want with what the server has: a `common::Plan` of
+//! [`Op`]s (statements, and the password files written with them), by
+//! pure code; the passwords come in already read or generated. The users'
+//! steps are planned in [`crate::users`], their grants in
+//! [`crate::grant_plan`]; the vocabulary is in [`crate::op`].
+//!
+//! The steps, in order (each group a phase): the databases; then per user
+//! its account and password, then its grants.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use common::{Action, Change, Finding, SecretsDir, Severity};
+use common::report::AttributeChange;
+use common::secrets::Secret;
+use common::{Action, Change, Finding, SecretsDir};
 
 use crate::credentials::PasswordState;
-use crate::desired::{Access, DatabaseSpec, Desired, PasswordSource, UserSpec};
-use crate::grants::{Grants, Privilege, Scope};
-use crate::sql::{self, Account, Dialect, Statement};
+use crate::desired::{DatabaseSpec, Desired};
+use crate::grant_plan::{grant_steps, not_understood};
+pub use crate::observed::Observed;
+use crate::op::{DATABASES, KIND_DATABASE, account_phase, grants_phase, sql_ops};
+pub use crate::op::{Plan, Step};
+use crate::sql;
+use crate::users::user_steps;
 
-/// What the server has.
-#[derive(Debug, Clone, Default)]
-pub struct Observed {
-    pub dialect: Dialect,
-    /// The server's `version` variable, for the report.
-    pub version: String,
-    /// Existing databases among ours, and their character set.
-    pub charsets: BTreeMap<String, String>,
-    /// Existing accounts among ours.
-    pub accounts: BTreeSet<Account>,
-    /// The grants of each existing account.
-    pub grants: BTreeMap<Account, Grants>,
-}
-
-/// A password file to write before the step's statements run, so a
-/// password set on the server is never lost; `previous` is put back if the
-/// statements fail.
-#[derive(Clone)]
-pub struct PasswordFile {
-    pub name: String,
-    pub value: String,
-    pub previous: Option<String>,
-}
-
-impl std::fmt::Debug for PasswordFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordFile").field("name", &self.name).finish_non_exhaustive()
-    }
-}
-
-/// One resource's change and the statements that make it.
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub change: Change,
-    pub statements: Vec<Statement>,
-    pub password_file: Option<PasswordFile>,
-}
-
-impl Step {
-    fn new(change: Change, statements: Vec<Statement>) -> Self {
-        Step { change, statements, password_file: None }
-    }
-}
-
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub steps: Vec<Step>,
-    pub findings: Vec<Finding>,
-    /// Each user's password once the plan is applied (same order as the
-    /// desired users); `None` when it is not known.
-    pub passwords: Vec<Option<String>>,
-}
-
-type PrivilegeMap = BTreeMap<Scope, BTreeSet<Privilege>>;
-
-/// The grants a user should hold, as the server would print them.
-pub fn desired_grants(access: &Access, d: Dialect) -> PrivilegeMap {
-    match access {
-        Access::AllOn(dbs) => dbs
-            .iter()
-            .map(|db| (Scope::Database(sql::grant_pattern(db, d)), [Privilege::new("ALL PRIVILEGES")].into()))
-            .collect(),
-        Access::SelectEverywhere => [(Scope::Global, [Privilege::new("SELECT")].into())].into(),
-    }
+/// The plan, and each user's password once it is applied (in the desired
+/// users' order; `None` when it is not known).
+#[derive(Debug)]
+pub struct Planned {
+    pub plan: Plan,
+    pub passwords: Vec<Option<Secret>>,
 }
 
 fn database_step(db: &DatabaseSpec, observed: &Observed, findings: &mut Vec<Finding>) -> Step {
-    let change = |action| Change::new("mysql-database", &db.name, action);
+    let change = |action| Change::new(KIND_DATABASE, &db.name, action);
     match observed.charsets.get(&db.name) {
-        None => Step::new(change(Action::Create), vec![sql::create_database(&db.name, db.charset)]),
-        Some(cs) if cs.eq_ignore_ascii_case(db.charset) => Step::new(change(Action::Unchanged), vec![]),
+        None => Step::new(change(Action::Create), sql_ops([sql::create_database(&db.name, db.charset)])),
+        Some(cs) if cs.eq_ignore_ascii_case(db.charset) => Step::unchanged(change(Action::Unchanged)),
         Some(cs) => {
             // ALTER DATABASE sets the default for new tables; converting
             // existing tables rewrites them, which is the operator's call.
-            findings.push(Finding::new(
-                Severity::Warning,
-                format!(
+            findings.push(
+                Finding::warning(format!(
                     "database {} had character set {cs}: its default becomes {}, but tables it already holds keep \
                      theirs (convert them with ALTER TABLE … CONVERT TO CHARACTER SET {} if needed)",
                     db.name, db.charset, db.charset
-                ),
-            ));
-            Step::new(
-                change(Action::Update).with_details(vec![format!("character set {cs} -> {}", db.charset)]),
-                vec![sql::alter_database_charset(&db.name, db.charset)],
-            )
+                ))
+                .with_code("tables-keep-charset")
+                .about(&db.name),
+            );
+            let mut c = change(Action::Update).with_details(vec![format!("character set {cs} -> {}", db.charset)]);
+            c.diff.push(AttributeChange {
+                attribute: "character set".into(),
+                before: cs.as_str().into(),
+                after: db.charset.into(),
+            });
+            Step::new(c, sql_ops([sql::alter_database_charset(&db.name, db.charset)]))
         }
     }
-}
-
-/// Where a user's password lives, for the report (`id` of its change).
-fn password_location(user: &UserSpec, secrets: &SecretsDir) -> String {
-    match &user.password {
-        PasswordSource::Generated { file } => secrets.file(file).display().to_string(),
-        PasswordSource::Given { path } => path.display().to_string(),
-    }
-}
-
-/// The user and its password: steps, and the password it ends with.
-fn user_steps(
-    user: &UserSpec,
-    pw: &PasswordState,
-    exists: bool,
-    rotate: bool,
-    observed: &Observed,
-    secrets: &SecretsDir,
-    findings: &mut Vec<Finding>,
-) -> (Vec<Step>, Option<String>) {
-    let d = observed.dialect;
-    let a = &user.account;
-    let name = a.to_string();
-    let location = password_location(user, secrets);
-    let pw_change = |action| Change::new("mysql-password", &name, action).with_id(&location);
-    let file_write = |value: &str| match &user.password {
-        PasswordSource::Generated { file } => {
-            Some(PasswordFile { name: file.clone(), value: value.to_owned(), previous: pw.known.clone() })
-        }
-        PasswordSource::Given { .. } => None,
-    };
-    // A generated user gets a new password only when it has none we know,
-    // or on --rotate; the migration user always has the given one.
-    let new_password = match (&user.password, rotate) {
-        (PasswordSource::Generated { .. }, true) => pw.fresh.clone(),
-        _ => pw.known.clone().or_else(|| pw.fresh.clone()),
-    };
-
-    if !exists {
-        let Some(password) = new_password else {
-            unreachable!("a generated user always has a fresh password, a given one a known one")
-        };
-        let write = if pw.known.as_deref() == Some(password.as_str()) { None } else { file_write(&password) };
-        let create = Step {
-            change: Change::new("mysql-user", &name, Action::Create),
-            statements: vec![sql::create_user(a, &password, d)],
-            password_file: write,
-        };
-        return (vec![create, Step::new(pw_change(Action::Create), vec![])], Some(password));
-    }
-
-    let user_step = Step::new(Change::new("mysql-user", &name, Action::Unchanged), vec![]);
-    if rotate {
-        let password = new_password.expect("a password to rotate to");
-        let detail = match &user.password {
-            PasswordSource::Generated { .. } => "rotated".to_owned(),
-            PasswordSource::Given { path } => format!("set from {}", path.display()),
-        };
-        let step = Step {
-            change: pw_change(Action::Update).with_details(vec![detail]),
-            statements: vec![sql::set_password(a, &password, d)],
-            password_file: file_write(&password),
-        };
-        return (vec![user_step, step], Some(password));
-    }
-    if pw.known.is_none() {
-        findings.push(Finding::new(
-            Severity::Warning,
-            format!(
-                "user {name} exists but its password file {location} does not: its password is left as it is and \
-                 no credentials file is written for it; re-run with --rotate to set a new one"
-            ),
-        ));
-    }
-    (vec![user_step, Step::new(pw_change(Action::Unchanged), vec![])], pw.known.clone())
-}
-
-fn grant_name(a: &Account, scope: &Scope, d: Dialect) -> String {
-    match scope {
-        Scope::Role(_) => format!("{a} {}", scope.describe(d)),
-        _ => format!("{a} ON {}", scope.describe(d)),
-    }
-}
-
-/// Brings a user's grants to exactly the desired ones: grants what is
-/// missing, revokes what is extra (other scopes, roles, the grant option).
-fn grant_steps(user: &UserSpec, have: Option<&Grants>, d: Dialect) -> Vec<Step> {
-    let a = &user.account;
-    let want = desired_grants(&user.access, d);
-    let empty = PrivilegeMap::new();
-    let have = have.map(|g| &g.scopes).unwrap_or(&empty);
-    let mut steps = Vec::new();
-    for (scope, wanted) in &want {
-        let held = have.get(scope).cloned().unwrap_or_default();
-        let extra: Vec<&Privilege> = held.difference(wanted).collect();
-        // Revoking ALL PRIVILEGES also takes what we want: grant it again.
-        let missing: Vec<&Privilege> =
-            if extra.iter().any(|p| p.is_all()) { wanted.iter().collect() } else { wanted.difference(&held).collect() };
-        let mut statements = Vec::new();
-        if !extra.is_empty() {
-            statements.extend(sql::revoke(extra.iter().copied(), scope, a, d));
-        }
-        if !missing.is_empty() {
-            statements.push(sql::grant(missing.iter().copied(), scope, a, d));
-        }
-        let action = if held.is_empty() {
-            Action::Create
-        } else if statements.is_empty() {
-            Action::Unchanged
-        } else {
-            Action::Update
-        };
-        let mut details: Vec<String> = Vec::new();
-        if action == Action::Update {
-            details.extend(extra.iter().map(|p| format!("-{p}")));
-            details.extend(missing.iter().filter(|p| !held.contains(p)).map(|p| format!("+{p}")));
-        }
-        steps.push(Step::new(
-            Change::new("mysql-grant", grant_name(a, scope, d), action).with_details(details),
-            statements,
-        ));
-    }
-    for (scope, held) in have {
-        if want.contains_key(scope) {
-            continue;
-        }
-        let statements = match scope {
-            Scope::Role(role) => vec![sql::revoke_role(role, a, d)],
-            _ => sql::revoke(held, scope, a, d),
-        };
-        let details = held.iter().map(|p| format!("-{p}")).collect();
-        steps.push(Step::new(
-            Change::new("mysql-grant", grant_name(a, scope, d), Action::Delete).with_details(details),
-            statements,
-        ));
-    }
-    steps
-}
-
-/// The text of a grant line up to its grantee: what a finding may show
-/// (the rest can hold a password hash).
-fn grant_line_head(line: &str) -> &str {
-    let end = [" TO ", " FROM ", " to ", " from "].iter().filter_map(|w| line.find(w)).min();
-    end.map(|i| &line[..i]).unwrap_or(line)
 }
 
 pub fn plan(
@@ -250,117 +62,66 @@ pub fn plan(
     passwords: &[PasswordState],
     rotate: bool,
     secrets: &SecretsDir,
-) -> Plan {
+) -> Planned {
     let d = observed.dialect;
     let mut plan = Plan::default();
     for db in &desired.databases {
         let step = database_step(db, observed, &mut plan.findings);
-        plan.steps.push(step);
+        plan.step(step.in_phase(DATABASES));
     }
-    for (user, pw) in desired.users.iter().zip(passwords) {
+    let mut known = Vec::new();
+    for (i, (user, pw)) in desired.users.iter().zip(passwords).enumerate() {
         let exists = observed.accounts.contains(&user.account);
-        let (steps, password) = user_steps(user, pw, exists, rotate, observed, secrets, &mut plan.findings);
-        plan.steps.extend(steps);
-        plan.passwords.push(password);
+        let (steps, password) = user_steps(user, pw, exists, rotate, d, secrets, &mut plan.findings);
+        steps.into_iter().for_each(|s| plan.step(s.in_phase(account_phase(i))));
+        known.push(password);
         let have = observed.grants.get(&user.account);
-        if let Some(g) = have.filter(|g| !g.not_understood.is_empty()) {
-            let heads: Vec<&str> = g.not_understood.iter().map(|l| grant_line_head(l)).collect();
-            plan.findings.push(Finding::new(
-                Severity::Warning,
-                format!(
-                    "SHOW GRANTS for {} printed lines this tool does not understand, left as they are: {}",
-                    user.account,
-                    heads.join("; ")
-                ),
-            ));
+        if let Some(f) = have.and_then(|g| not_understood(&user.account, g)) {
+            plan.finding(f);
         }
-        plan.steps.extend(grant_steps(user, if exists { have } else { None }, d));
+        grant_steps(user, have.filter(|_| exists), d).into_iter().for_each(|s| plan.step(s.in_phase(grants_phase(i))));
     }
-    plan
+    Planned { plan, passwords: known }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use common::Severity;
+
     use super::*;
-    use crate::desired::{DbRole, Mode, UserRole};
+    use crate::desired::{Access, PasswordSource, UserRole, UserSpec};
+    use crate::fixtures::{analytics, converged, fresh, known, readonly, secrets};
+    use crate::grant_plan::grant_line_head;
+    use crate::grants::{Grants, Privilege, Scope};
+    use crate::op::{Op, PasswordFile};
+    use crate::quote::Account;
 
-    const DBS: [&str; 3] = ["dashboard", "analytics-api", "reports"];
-
-    fn analytics_user() -> UserSpec {
-        UserSpec {
-            role: UserRole::Analytics,
-            account: Account::new("analytics", "%"),
-            access: Access::AllOn(DBS.iter().map(std::string::ToString::to_string).collect()),
-            password: PasswordSource::Generated { file: "mysql-analytics.password".into() },
-        }
+    fn sqls(p: &Planned) -> Vec<String> {
+        p.plan.steps.iter().flat_map(|s| s.ops.iter().map(|o| o.statement().shown().to_owned())).collect()
     }
 
-    fn readonly_user() -> UserSpec {
-        UserSpec {
-            role: UserRole::Readonly,
-            account: Account::new("edxapp_ro", "%"),
-            access: Access::SelectEverywhere,
-            password: PasswordSource::Generated { file: "mysql-edxapp_ro.password".into() },
-        }
+    fn action(p: &Planned, kind: &str, name: &str) -> Action {
+        step(p, |c| c.kind == kind && c.name == name).change().action
     }
 
-    fn analytics() -> Desired {
-        let roles = [DbRole::Dashboard, DbRole::AnalyticsApi, DbRole::Reports];
-        Desired {
-            mode: Mode::Analytics,
-            databases: DBS
-                .iter()
-                .zip(roles)
-                .map(|(n, role)| DatabaseSpec { role, name: n.to_string(), charset: "utf8mb4" })
-                .collect(),
-            users: vec![analytics_user()],
-            creds_file: "edxanalytics_creds",
-            findings: vec![],
-        }
+    /// The first step whose change matches.
+    fn step(p: &Planned, f: impl Fn(&Change) -> bool) -> &Step {
+        p.plan.steps.iter().find(|s| f(s.change())).expect("a step")
     }
 
-    fn readonly() -> Desired {
-        Desired {
-            mode: Mode::EdxappReadonly,
-            databases: vec![],
-            users: vec![readonly_user()],
-            creds_file: "edxapp_creds",
-            findings: vec![],
-        }
+    /// The password file a step writes.
+    fn file(s: &Step) -> Option<&PasswordFile> {
+        s.ops.iter().find_map(Op::password_file)
     }
 
-    fn secrets() -> SecretsDir {
-        SecretsDir::new("/s")
+    fn sql_of(s: &Step) -> &str {
+        s.ops[0].statement().sql()
     }
 
-    fn fresh() -> PasswordState {
-        PasswordState { known: None, fresh: Some("FRESH".into()) }
-    }
-
-    fn known() -> PasswordState {
-        PasswordState { known: Some("KNOWN".into()), fresh: Some("FRESH".into()) }
-    }
-
-    /// A server that already matches `desired`, as observed.
-    fn converged(desired: &Desired) -> Observed {
-        let d = Dialect::default();
-        let mut o = Observed { dialect: d, ..Default::default() };
-        for db in &desired.databases {
-            o.charsets.insert(db.name.clone(), db.charset.into());
-        }
-        for u in &desired.users {
-            o.accounts.insert(u.account.clone());
-            o.grants.insert(u.account.clone(), Grants { scopes: desired_grants(&u.access, d), not_understood: vec![] });
-        }
-        o
-    }
-
-    fn sqls(p: &Plan) -> Vec<String> {
-        p.steps.iter().flat_map(|s| s.statements.iter().map(|s| s.shown().to_owned())).collect()
-    }
-
-    fn action(p: &Plan, kind: &str, name: &str) -> Action {
-        p.steps.iter().find(|s| s.change.kind == kind && s.change.name == name).expect(name).change.action
+    fn secret(s: &str) -> Option<Secret> {
+        Some(Secret::new(s))
     }
 
     #[test]
@@ -378,30 +139,33 @@ mod tests {
                 "GRANT ALL PRIVILEGES ON `reports`.* TO 'analytics'@'%'",
             ]
         );
-        let create = p.steps.iter().find(|s| s.change.kind == "mysql-user").unwrap();
-        assert!(create.statements[0].sql().ends_with("'FRESH'"));
-        let file = create.password_file.as_ref().expect("the password is written before CREATE USER");
+        let create = step(&p, |c| c.kind == "mysql-user");
+        assert!(sql_of(create).ends_with("'FRESH'"));
+        let file = file(create).expect("the password is written before CREATE USER");
+        assert!(matches!(&create.ops[..], [Op::SetPassword { .. }]), "with the statement that sets it");
         assert_eq!(
-            (file.name.as_str(), file.value.as_str(), file.previous.as_deref()),
+            (file.name.as_str(), file.value.expose(), file.previous.as_ref()),
             ("mysql-analytics.password", "FRESH", None)
         );
         assert_eq!(action(&p, "mysql-password", "analytics@%"), Action::Create);
         assert_eq!(
-            p.steps.iter().find(|s| s.change.kind == "mysql-password").unwrap().change.id.as_deref(),
+            step(&p, |c| c.kind == "mysql-password").change().id.as_deref(),
             Some("/s/mysql-analytics.password")
         );
         assert_eq!(action(&p, "mysql-grant", "analytics@% ON dashboard.*"), Action::Create);
-        assert_eq!(p.passwords, [Some("FRESH".to_owned())]);
-        assert!(p.findings.is_empty());
+        assert_eq!(p.passwords, [secret("FRESH")]);
+        assert!(p.plan.findings.is_empty());
+        let phases: Vec<u8> = p.plan.steps.iter().map(|s| s.phase).collect();
+        assert!(phases.is_sorted(), "databases, then the user, then its grants: {phases:?}");
     }
 
     #[test]
     fn a_kept_password_file_is_reused_for_a_missing_user() {
         let p = plan(&analytics(), &Observed::default(), &[known()], false, &secrets());
-        let create = p.steps.iter().find(|s| s.change.kind == "mysql-user").unwrap();
-        assert!(create.statements[0].sql().ends_with("'KNOWN'"));
-        assert!(create.password_file.is_none());
-        assert_eq!(p.passwords, [Some("KNOWN".to_owned())]);
+        let create = step(&p, |c| c.kind == "mysql-user");
+        assert!(sql_of(create).ends_with("'KNOWN'"));
+        assert!(file(create).is_none());
+        assert_eq!(p.passwords, [secret("KNOWN")]);
     }
 
     #[test]
@@ -409,9 +173,9 @@ mod tests {
         let desired = analytics();
         let p = plan(&desired, &converged(&desired), &[known()], false, &secrets());
         assert!(sqls(&p).is_empty(), "{:?}", sqls(&p));
-        assert!(p.steps.iter().all(|s| s.change.action == Action::Unchanged && s.password_file.is_none()));
-        assert_eq!(p.steps.len(), 3 + 2 + 3);
-        assert_eq!(p.passwords, [Some("KNOWN".to_owned())]);
+        assert!(p.plan.steps.iter().all(|s| s.change().action == Action::Unchanged && file(s).is_none()));
+        assert_eq!(p.plan.steps.len(), 3 + 2 + 3);
+        assert_eq!(p.passwords, [secret("KNOWN")]);
         let desired = readonly();
         let p = plan(&desired, &converged(&desired), &[known()], false, &secrets());
         assert!(sqls(&p).is_empty());
@@ -450,8 +214,10 @@ mod tests {
         assert_eq!(action(&p, "mysql-grant", "analytics@% ON reports.*"), Action::Update);
         assert_eq!(action(&p, "mysql-grant", "analytics@% ON *.*"), Action::Delete);
         assert_eq!(action(&p, "mysql-grant", "analytics@% role dba"), Action::Delete);
-        let api = p.steps.iter().find(|s| s.change.name == "analytics@% ON analytics-api.*").unwrap();
-        assert_eq!(api.change.details, ["-SELECT", "+ALL PRIVILEGES"]);
+        let api = step(&p, |c| c.name == "analytics@% ON analytics-api.*");
+        assert_eq!(api.change().details, ["-SELECT", "+ALL PRIVILEGES"]);
+        assert_eq!(api.change().diff[0].before, serde_json::json!(["SELECT"]));
+        assert_eq!(api.change().diff[0].after, serde_json::json!(["ALL PRIVILEGES"]));
     }
 
     #[test]
@@ -499,10 +265,10 @@ mod tests {
         o.charsets.insert("reports".into(), "latin1".into());
         let p = plan(&desired, &o, &[known()], false, &secrets());
         assert_eq!(sqls(&p), ["ALTER DATABASE `reports` CHARACTER SET utf8mb4"]);
-        let s = p.steps.iter().find(|s| s.change.name == "reports").unwrap();
-        assert_eq!(s.change.action, Action::Update);
-        assert_eq!(s.change.details, ["character set latin1 -> utf8mb4"]);
-        assert!(p.findings[0].message.contains("keep"), "{}", p.findings[0].message);
+        let s = step(&p, |c| c.name == "reports");
+        assert_eq!(s.change().action, Action::Update);
+        assert_eq!(s.change().details, ["character set latin1 -> utf8mb4"]);
+        assert!(p.plan.findings[0].message.contains("keep"), "{}", p.plan.findings[0].message);
     }
 
     #[test]
@@ -511,9 +277,9 @@ mod tests {
         let p = plan(&desired, &converged(&desired), &[fresh()], false, &secrets());
         assert!(sqls(&p).is_empty());
         assert_eq!(p.passwords, [None]);
-        assert_eq!(p.findings[0].severity, Severity::Warning);
-        assert!(p.findings[0].message.contains("--rotate"));
-        assert!(!p.findings[0].message.contains("FRESH"));
+        assert_eq!(p.plan.findings[0].severity, Severity::Warning);
+        assert!(p.plan.findings[0].message.contains("--rotate"));
+        assert!(!p.plan.findings[0].message.contains("FRESH"));
     }
 
     #[test]
@@ -521,12 +287,12 @@ mod tests {
         let desired = readonly();
         let p = plan(&desired, &converged(&desired), &[known()], true, &secrets());
         assert_eq!(sqls(&p), ["ALTER USER 'edxapp_ro'@'%' IDENTIFIED BY '<password>'"]);
-        let s = p.steps.iter().find(|s| s.change.kind == "mysql-password").unwrap();
-        assert_eq!(s.change.action, Action::Update);
-        assert!(s.statements[0].sql().ends_with("'FRESH'"));
-        let f = s.password_file.as_ref().unwrap();
-        assert_eq!((f.value.as_str(), f.previous.as_deref()), ("FRESH", Some("KNOWN")));
-        assert_eq!(p.passwords, [Some("FRESH".to_owned())]);
+        let s = step(&p, |c| c.kind == "mysql-password");
+        assert_eq!(s.change().action, Action::Update);
+        assert!(sql_of(s).ends_with("'FRESH'"));
+        let f = file(s).unwrap();
+        assert_eq!((f.value.expose(), f.previous.as_ref().map(Secret::expose)), ("FRESH", Some("KNOWN")));
+        assert_eq!(p.passwords, [secret("FRESH")]);
     }
 
     #[test]
@@ -538,11 +304,11 @@ mod tests {
             access: desired.users[0].access.clone(),
             password: PasswordSource::Given { path: "/given".into() },
         });
-        let given = PasswordState { known: Some("GIVEN".into()), fresh: None };
+        let given = PasswordState { known: Some(Secret::new("GIVEN")), fresh: None };
         let p = plan(&desired, &Observed::default(), &[fresh(), given.clone()], false, &secrets());
-        let create = p.steps.iter().find(|s| s.change.name == "edxapp001@%" && s.change.kind == "mysql-user").unwrap();
-        assert!(create.statements[0].sql().ends_with("'GIVEN'"));
-        assert!(create.password_file.is_none(), "the given file is never rewritten");
+        let create = step(&p, |c| c.name == "edxapp001@%" && c.kind == "mysql-user");
+        assert!(sql_of(create).ends_with("'GIVEN'"));
+        assert!(file(create).is_none(), "the given file is never rewritten");
         assert_eq!(action(&p, "mysql-grant", "edxapp001@% ON reports.*"), Action::Create);
         let mut o = converged(&desired);
         let p = plan(&desired, &o, &[known(), given.clone()], false, &secrets());
@@ -559,15 +325,7 @@ mod tests {
                 "ALTER USER 'edxapp001'@'%' IDENTIFIED BY '<password>'",
             ]
         );
-        assert!(
-            p.steps
-                .iter()
-                .find(|s| s.change.name == "edxapp001@%" && s.change.kind == "mysql-password")
-                .unwrap()
-                .statements[0]
-                .sql()
-                .ends_with("'GIVEN'")
-        );
+        assert!(sql_of(step(&p, |c| c.name == "edxapp001@%" && c.kind == "mysql-password")).ends_with("'GIVEN'"));
     }
 
     #[test]
@@ -577,9 +335,9 @@ mod tests {
         o.grants.get_mut(&Account::new("edxapp_ro", "%")).unwrap().not_understood =
             vec!["REVOKE INSERT ON `mysql`.* FROM `edxapp_ro`@`%` IDENTIFIED BY PASSWORD '*HASH'".into()];
         let p = plan(&desired, &o, &[known()], false, &secrets());
-        assert_eq!(p.findings.len(), 1);
-        assert!(p.findings[0].message.contains("REVOKE INSERT"), "{}", p.findings[0].message);
-        assert!(!p.findings[0].message.contains("HASH"), "{}", p.findings[0].message);
+        assert_eq!(p.plan.findings.len(), 1);
+        assert!(p.plan.findings[0].message.contains("REVOKE INSERT"), "{}", p.plan.findings[0].message);
+        assert!(!p.plan.findings[0].message.contains("HASH"), "{}", p.plan.findings[0].message);
         let o2 = Grants::parse(&["GRANT SELECT ON `x`.* TO `u`@`%` IDENTIFIED BY PASSWORD '*HASH'"]);
         assert!(o2.not_understood.is_empty());
         assert_eq!(grant_line_head("GRANT X TO `u`@`%` IDENTIFIED BY PASSWORD '*HASH'"), "GRANT X");

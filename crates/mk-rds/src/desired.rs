@@ -4,7 +4,7 @@
 use common::Deployment;
 use common::error::bad_input;
 
-use crate::Args;
+use crate::args::Args;
 
 /// The instance as the flags describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +178,7 @@ mod tests {
         let mut argv = vec!["mk-rds", "--client", "acme"];
         argv.extend_from_slice(extra);
         let a = Args::try_parse_from(argv).unwrap();
-        let d = Deployment::from_args(&a.deployment, "mk-rds").unwrap();
+        let d = Deployment::from_args(&a.converge.deployment, "mk-rds").unwrap();
         instance(&a, &d)
     }
 
