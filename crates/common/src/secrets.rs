@@ -192,9 +192,13 @@ impl SecretsDir {
         Ok(self.read(name)?.map(|t| Secret::new(t.trim_end_matches(['\r', '\n']))))
     }
 
-    /// Writes a one-line secret, with a final newline.
+    /// Writes a one-line secret: the value alone, no final newline (the
+    /// password files' format since the first release; [`read_secret`]
+    /// takes either).
+    ///
+    /// [`read_secret`]: SecretsDir::read_secret
     pub fn write_secret(&self, name: &str, secret: &Secret) -> anyhow::Result<PathBuf> {
-        self.write(name, format!("{}\n", secret.expose()).as_bytes())
+        self.write(name, secret.expose().as_bytes())
     }
 
     /// Removes a file; a missing one is fine.

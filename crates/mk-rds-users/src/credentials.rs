@@ -92,11 +92,9 @@ pub fn read_generated(secrets: &SecretsDir, file: &str) -> anyhow::Result<Option
     }
 }
 
-/// Writes a generated password's file (0600, atomically) as the tool
-/// always has: the password alone, without a final newline (the format of
-/// `SecretsDir::write_secret` has one).
+/// Writes a generated password's file (0600, atomically).
 pub fn write_generated(secrets: &SecretsDir, file: &str, password: &Secret) -> anyhow::Result<PathBuf> {
-    secrets.write(file, password.expose().as_bytes())
+    secrets.write_secret(file, password)
 }
 
 /// Reads what is known of every user's password, and generates a fresh one

@@ -141,11 +141,9 @@ async fn create_subnet_group(
     settle(made, &what, GROUP_EXISTS, subnet_group_made_by_us(rds, name, t)).await
 }
 
-/// Writes the master password file as mk-rds always has: the password
-/// alone, without a final newline (the format of `SecretsDir::write_secret`
-/// has one).
+/// Writes the master password file (0600, atomically).
 fn write_password(secrets: &SecretsDir, name: &str, password: &Secret) -> anyhow::Result<PathBuf> {
-    secrets.write(name, password.expose().as_bytes())
+    secrets.write_secret(name, password)
 }
 
 /// Sends one try of `CreateDBInstance` (waiting out a security group that
