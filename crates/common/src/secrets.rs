@@ -251,8 +251,14 @@ mod tests {
         assert_eq!(v, serde_json::json!({"user": "u", "access_key_id": "AKIA1", "secret_access_key": "x"}));
         assert_eq!(dir.read_json::<AccessKeyFile>("u.access-key.json", "an access key file").unwrap(), Some(k));
         dir.write_secret("pw", &Secret::new("p'a\"ss")).unwrap();
-        assert_eq!(fs::read_to_string(dir.file("pw")).unwrap(), "p'a\"ss\n");
+        assert_eq!(fs::read_to_string(dir.file("pw")).unwrap(), "p'a\"ss", "the value alone");
         assert_eq!(dir.read_secret("pw").unwrap().unwrap().expose(), "p'a\"ss");
+        fs::write(dir.file("pw"), "typed by hand\n").unwrap();
+        assert_eq!(
+            dir.read_secret("pw").unwrap().unwrap().expose(),
+            "typed by hand",
+            "a final newline is not part of it"
+        );
         assert_eq!(dir.read_secret("none").unwrap(), None);
         fs::write(dir.file("bad.json"), r#"{"user": "u", "access_key_id": 1, "secret_access_key": "leaked"}"#).unwrap();
         let e = dir.read_json::<AccessKeyFile>("bad.json", "an access key file").unwrap_err();
