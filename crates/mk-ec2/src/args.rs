@@ -51,10 +51,10 @@ pub struct Args {
     #[arg(long, help_heading = "Hosts", value_name = "AMI")]
     pub ami_id: Option<String>,
     /// Instance type of the analytics host
-    #[arg(long, help_heading = "Hosts", value_name = "TYPE", default_value = "t2.medium")]
+    #[arg(long, help_heading = "Hosts", value_name = "TYPE", default_value = crate::desired::DEFAULT_ANALYTICS_TYPE)]
     pub analytics_type: String,
     /// Instance type of the director host
-    #[arg(long, help_heading = "Hosts", value_name = "TYPE", default_value = "t2.micro")]
+    #[arg(long, help_heading = "Hosts", value_name = "TYPE", default_value = crate::desired::DEFAULT_DIRECTOR_TYPE)]
     pub director_type: String,
     /// Number of analytics hosts (analytics-1, analytics-2, ...)
     #[arg(long, help_heading = "Hosts", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]

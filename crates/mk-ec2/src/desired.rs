@@ -1,13 +1,12 @@
 //! The hosts, key pairs and address we want, from the flags and the public
-//! key file. Pure apart from reading that one file.
-
-use std::path::Path;
+//! key file ([`crate::public_key`]). Pure apart from reading that one file.
 
 use common::Deployment;
 use common::error::bad_input;
 
 use crate::args::Args;
-use crate::image::{ImageChoice, UbuntuRelease};
+use crate::image::{ImageChoice, UbuntuRelease, canonical_owner};
+pub use crate::public_key::{public_key_body, read_public_key};
 
 /// Tag saying which of the deployment's hosts a resource belongs to.
 pub const TAG_ROLE: &str = "analytics:role";
@@ -72,12 +71,21 @@ pub enum NetworkChoice {
     },
 }
 
+/// The analytics host's type when none is given (SPEC: current types).
+pub const DEFAULT_ANALYTICS_TYPE: &str = "t3.medium";
+/// The director's type when none is given.
+pub const DEFAULT_DIRECTOR_TYPE: &str = "t3.micro";
+
 /// One kind of host and how many of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostSpec {
     pub role: Role,
     pub count: u32,
     pub instance_type: String,
+    /// The flag that sets the type, and whether it was given another
+    /// value than its default.
+    pub type_flag: &'static str,
+    pub type_given: bool,
     pub root_volume_gb: i32,
     /// Besides the VPC's `default` group.
     pub group_name: String,
@@ -122,6 +130,15 @@ impl Desired {
     pub fn host(&self, role: Role) -> Option<&HostSpec> {
         self.hosts.iter().find(|h| h.role == role)
     }
+
+    /// The image looked up from Canonical's account in `partition`
+    /// (`common::aws::partition` of the region).
+    pub fn in_partition(mut self, partition: &str) -> Desired {
+        if let ImageChoice::Lookup { owner, .. } = &mut self.image {
+            *owner = canonical_owner(partition);
+        }
+        self
+    }
 }
 
 /// EC2 instance type names: a family (`t2`, `m7i-flex`, `u-6tb1`), a dot,
@@ -142,7 +159,7 @@ pub fn validate_instance_type(flag: &str, t: &str) -> anyhow::Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(bad_input(format!("invalid {flag} {t:?}: expected an EC2 instance type such as t2.medium or m7i.large")))
+        Err(bad_input(format!("invalid {flag} {t:?}: expected an EC2 instance type such as t3.medium or m7i.large")))
     }
 }
 
@@ -151,39 +168,6 @@ pub fn validate_ami_id(id: &str) -> anyhow::Result<()> {
     let ok =
         id.strip_prefix("ami-").is_some_and(|h| matches!(h.len(), 8 | 17) && h.chars().all(|c| c.is_ascii_hexdigit()));
     if ok { Ok(()) } else { Err(bad_input(format!("invalid --ami-id {id:?}: expected ami- and 8 or 17 hex digits"))) }
-}
-
-/// The first line of an OpenSSH public key file (`ssh-ed25519 AAAA... comment`),
-/// as EC2's ImportKeyPair takes it.
-pub fn read_public_key(path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad_input(format!("cannot read --public-key {}: {e}", path.display())))?;
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("");
-    const TYPES: [&str; 5] =
-        ["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"];
-    let mut words = line.split_whitespace();
-    let kind = words.next().unwrap_or("");
-    let body = words.next().unwrap_or("");
-    if line.contains("PRIVATE KEY") {
-        return Err(bad_input(format!(
-            "--public-key {} holds a private key: give the .pub file (the private key never leaves your machine)",
-            path.display()
-        )));
-    }
-    if !TYPES.contains(&kind) || body.len() < 16 {
-        return Err(bad_input(format!(
-            "--public-key {} is not an OpenSSH public key (expected a line such as \"ssh-ed25519 AAAA... you@host\")",
-            path.display()
-        )));
-    }
-    Ok(line.to_owned())
-}
-
-/// The key type and base64 body of a public key line, for comparing keys
-/// whatever their comments.
-pub fn public_key_body(line: &str) -> Option<(&str, &str)> {
-    let mut w = line.split_whitespace();
-    Some((w.next()?, w.next()?))
 }
 
 /// What this run wants. On destroy every role counts, whatever the flags.
@@ -197,7 +181,8 @@ pub fn desired(args: &Args, d: &Deployment) -> anyhow::Result<Desired> {
         }
         None => {
             let release = UbuntuRelease::parse(&args.ubuntu_release)?;
-            ImageChoice::Lookup { release, pattern: release.image_name_pattern() }
+            // The partition's owner is set once the region is known (Desired::in_partition).
+            ImageChoice::Lookup { release, pattern: release.image_name_pattern(), owner: canonical_owner("aws") }
         }
     };
     let network = match (&args.subnet_id, &args.vpc_id) {
@@ -223,6 +208,8 @@ pub fn desired(args: &Args, d: &Deployment) -> anyhow::Result<Desired> {
         role: Role::Analytics,
         count: args.analytics_count,
         instance_type: args.analytics_type.clone(),
+        type_flag: "--analytics-type",
+        type_given: args.analytics_type != DEFAULT_ANALYTICS_TYPE,
         root_volume_gb: 50,
         group_name: args.analytics_group.clone().unwrap_or_else(|| d.name("analytics")),
         key_name: args.analytics_key.clone().unwrap_or_else(|| d.name("analytics")),
@@ -233,6 +220,8 @@ pub fn desired(args: &Args, d: &Deployment) -> anyhow::Result<Desired> {
             role: Role::Director,
             count: 1,
             instance_type: args.director_type.clone(),
+            type_flag: "--director-type",
+            type_given: args.director_type != DEFAULT_DIRECTOR_TYPE,
             root_volume_gb: 8,
             group_name: args.director_group.clone().unwrap_or_else(|| d.name("director")),
             key_name: args.director_key.clone().unwrap_or_else(|| d.name("director")),
@@ -256,7 +245,6 @@ pub fn desired(args: &Args, d: &Deployment) -> anyhow::Result<Desired> {
 mod tests {
     use super::*;
     use clap::Parser;
-    use std::io::Write;
 
     fn args(extra: &[&str]) -> (Args, Deployment) {
         let mut v = vec!["mk-ec2", "--client", "acme"];
@@ -297,14 +285,14 @@ mod tests {
         let an = w.host(Role::Analytics).unwrap();
         assert_eq!(
             (an.instance_type.as_str(), an.root_volume_gb, an.group_name.as_str(), an.key_name.as_str()),
-            ("t2.medium", 50, "acme-analytics", "acme-analytics")
+            ("t3.medium", 50, "acme-analytics", "acme-analytics")
         );
         assert_eq!(an.instance_profile.as_deref(), Some("acme-edxanalytics"));
         assert_eq!(an.host_name(1), "analytics-1");
         let dir = w.host(Role::Director).unwrap();
         assert_eq!(
             (dir.instance_type.as_str(), dir.root_volume_gb, dir.group_name.as_str(), dir.key_name.as_str()),
-            ("t2.micro", 8, "acme-director", "acme-director")
+            ("t3.micro", 8, "acme-director", "acme-director")
         );
         assert_eq!(dir.instance_profile, None);
         assert_eq!(w.key_pairs[1].file_name(), "acme-director.pem");
@@ -337,26 +325,5 @@ mod tests {
             assert_eq!(common::error::exit_status(&e), 2, "{flags:?}");
             assert!(e.to_string().contains(needle), "{flags:?}: {e}");
         }
-    }
-
-    #[test]
-    fn public_key_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, body: &str| {
-            let p = dir.path().join(name);
-            std::fs::File::create(&p).unwrap().write_all(body.as_bytes()).unwrap();
-            p
-        };
-        let ok = write("ok.pub", "\n# mine\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMbFcwT6 me@host\n");
-        assert_eq!(read_public_key(&ok).unwrap(), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMbFcwT6 me@host");
-        let private = write("id", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRIVATE KEY-----\n");
-        assert!(read_public_key(&private).unwrap_err().to_string().contains("private key"));
-        let junk = write("junk.pub", "hello world\n");
-        assert!(read_public_key(&junk).unwrap_err().to_string().contains("not an OpenSSH public key"));
-        assert_eq!(
-            public_key_body("ssh-rsa AAAAB3 comment"),
-            public_key_body("ssh-rsa AAAAB3 other"),
-            "comments do not count"
-        );
     }
 }

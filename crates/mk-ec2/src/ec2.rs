@@ -13,7 +13,7 @@ use common::{AwsResultExt, Deployment, SecretsDir, aws_error_code};
 use network::{filter, tags_of};
 
 use crate::desired::{Desired, NetworkChoice, Role, TAG_ROLE};
-use crate::image::{CANONICAL_OWNER, Image, ImageChoice, newest_image};
+use crate::image::{Image, ImageChoice, newest_image};
 use crate::keys::PrivateKeyFile;
 use crate::observed::{Address, Host, KeyPair, LIVE_STATES, Network, Observed, Subnet, choose_subnet};
 
@@ -199,10 +199,13 @@ fn image_of(i: &aws_sdk_ec2::types::Image) -> Option<Image> {
 
 async fn observe_image(ec2: &Client, choice: &ImageChoice) -> anyhow::Result<Option<Image>> {
     match choice {
-        ImageChoice::Lookup { pattern, .. } => {
+        ImageChoice::Lookup { pattern, owner, .. } => {
+            // Deprecated images of older releases are still valid ones:
+            // without IncludeDeprecated, EC2 hides them after two years.
             let out = ec2
                 .describe_images()
-                .owners(CANONICAL_OWNER)
+                .owners(*owner)
+                .include_deprecated(true)
                 .filters(filter("name", [pattern.as_str()]))
                 .filters(filter("state", ["available"]))
                 .send()

@@ -4,8 +4,17 @@
 
 use common::error::bad_input;
 
-/// Canonical's AWS account: it publishes the official Ubuntu images.
-pub const CANONICAL_OWNER: &str = "099720109477";
+/// Canonical's AWS account in a partition (`aws`, `aws-cn`,
+/// `aws-us-gov`): it publishes the official Ubuntu images there. Source:
+/// Canonical, "Find Ubuntu images on AWS", ownership verification
+/// (documentation.ubuntu.com/aws).
+pub fn canonical_owner(partition: &str) -> &'static str {
+    match partition {
+        "aws-cn" => "837727238323",
+        "aws-us-gov" => "513442679011",
+        _ => "099720109477",
+    }
+}
 
 /// An Ubuntu LTS release, by number and codename.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +53,9 @@ impl UbuntuRelease {
 /// Where the image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageChoice {
-    /// The newest of Canonical's images whose name matches the pattern.
-    Lookup { release: UbuntuRelease, pattern: String },
+    /// The newest of Canonical's images (`owner`: [`canonical_owner`])
+    /// whose name matches the pattern, deprecated ones included.
+    Lookup { release: UbuntuRelease, pattern: String, owner: &'static str },
     /// The operator's `--ami-id`.
     Given(String),
 }
@@ -103,6 +113,13 @@ mod tests {
         assert!(!glob(&p, "ubuntu-pro-server/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-pro-server-20250610"));
         assert!(!glob(&p, "ubuntu-minimal/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-minimal-20250610"));
         assert!(!glob(&p, "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20250610"));
+    }
+
+    #[test]
+    fn canonical_owns_the_images_in_each_partition() {
+        assert_eq!(canonical_owner("aws"), "099720109477");
+        assert_eq!(canonical_owner(common::aws::partition("cn-north-1")), "837727238323");
+        assert_eq!(canonical_owner(common::aws::partition("us-gov-west-1")), "513442679011");
     }
 
     #[test]

@@ -166,7 +166,8 @@ pub async fn wait_for(ctx: &Ctx<'_>, ids: &[String], target: Target) -> anyhow::
 /// Waits for the hosts that are starting.
 pub async fn wait_running(ctx: &Ctx<'_>) -> anyhow::Result<Option<String>> {
     let starting: Vec<String> = ctx.ledger.hosts().into_iter().filter(|h| h.state == "pending").map(|h| h.id).collect();
-    if !starting.is_empty() {
+    if !starting.is_empty() && ctx.wait.is_some() {
+        tracing::info!("waiting for instances {} to be running", starting.join(", "));
         let fresh = wait_for(ctx, &starting, Target::Running).await?;
         ctx.ledger.refresh(fresh);
     }

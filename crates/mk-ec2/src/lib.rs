@@ -6,7 +6,8 @@
 //! [`ec2::observe`] (into [`observed`]) → [`plan`] (pure, a
 //! [`converge::Converge`]: [`plan_keys`] for the key pairs, [`plan_hosts`]
 //! for the hosts, [`plan_destroy`] for `--destroy`; the calls are
-//! [`op::Op`]s) → [`common::plan::apply`] with [`apply::apply_op`] (and
+//! [`op::Op`]s) → the types to launch checked against the region's
+//! [`offerings`] → [`common::plan::apply`] with [`apply::apply_op`] (and
 //! [`launch`] for the instances; nothing sent under `--dry-run`), what the
 //! ops made kept in a [`ledger`] → the report, whose outputs [`outputs`]
 //! builds. [`keys`] makes the key pairs' keys here, so that no private key
@@ -26,12 +27,14 @@ pub mod keys;
 pub mod launch;
 pub mod ledger;
 pub mod observed;
+pub mod offerings;
 pub mod op;
 pub mod outputs;
 pub mod plan;
 pub mod plan_destroy;
 pub mod plan_hosts;
 pub mod plan_keys;
+pub mod public_key;
 
 use std::time::Duration;
 
@@ -50,6 +53,7 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     let w = desired::desired(&args, &d)?;
     let secrets = args.secrets.dir(d.client.as_str())?;
     let aws = args.aws.load(&run.calls).await?;
+    let w = w.in_partition(aws.partition());
     run.report.region = Some(aws.region.clone());
     let ec2 = common::client!(aws_sdk_ec2, &aws);
     let wait = (!args.wait.no_wait).then(|| args.wait.timeout());
@@ -66,6 +70,13 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
         o.instance_profile_exists = Some(ec2::instance_profile_exists(&iam, &w.instance_profile).await?);
     }
     let c = plan_converge(run, &d, &w, &o, wait)?;
+    let mut launching: Vec<&desired::HostSpec> = Vec::new();
+    for l in c.launches() {
+        if !launching.iter().any(|s| s.role == l.spec.role) {
+            launching.push(&l.spec);
+        }
+    }
+    offerings::ensure_offered(&ec2, &launching, &aws.region).await?;
     let ctx = ctx(&o, Ledger::new(&c));
     common::plan::apply(run, &c.plan, async |op: &Op| apply::apply_op(&ctx, op).await).await?;
     let key_pairs = outputs::key_pairs(&c, &ctx.ledger, &secrets);

@@ -91,10 +91,65 @@ fn host_json(h: &Host) -> Value {
     })
 }
 
+/// A word as a POSIX shell reads it: as it is when it holds nothing the
+/// shell would take apart, else in single quotes.
+fn sh(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// `-i FILE ` when the secrets directory holds the key pair's private key.
+fn identity(key: Option<&KeyPairOut>) -> String {
+    key.and_then(|k| k.private_key_file.as_ref())
+        .map(|p| format!("-i {} ", sh(&p.display().to_string())))
+        .unwrap_or_default()
+}
+
 fn ssh(key: Option<&KeyPairOut>, host: &str, extra: &str) -> String {
-    let identity =
-        key.and_then(|k| k.private_key_file.as_ref()).map(|p| format!("-i {} ", p.display())).unwrap_or_default();
-    format!("ssh {identity}{extra}ubuntu@{host}")
+    format!("ssh {}{extra}ubuntu@{host}", identity(key))
+}
+
+/// How an SSH to the analytics host gets there: through the director
+/// (the analytics group takes SSH from the director group only), or,
+/// with no director, straight to its public address.
+enum Route<'a> {
+    Direct {
+        public: String,
+    },
+    /// `director` is the director's public address, `private` the
+    /// analytics host's private one.
+    Jump {
+        director: &'a str,
+        director_key: Option<&'a KeyPairOut>,
+        private: &'a str,
+    },
+}
+
+impl Route<'_> {
+    /// The `ssh` command, with `extra` options before the destination.
+    /// `ssh -J` hands the jump host none of the command line's `-i`
+    /// (OpenSSH builds its jump `ssh -W` from `-l`, `-p`, `-F`, `-v`
+    /// only), so with the director's own key file the jump is spelled as
+    /// the ProxyCommand `-J` stands for, with that key.
+    fn command(&self, key: Option<&KeyPairOut>, extra: &str) -> String {
+        match self {
+            Route::Direct { public } => ssh(key, public, extra),
+            Route::Jump { director, director_key, private } => {
+                let via = match director_key.filter(|k| k.private_key_file.is_some()) {
+                    Some(k) => {
+                        let proxy = format!("ProxyCommand=ssh {}-W %h:%p ubuntu@{director}", identity(Some(k)));
+                        format!("-o {} ", sh(&proxy))
+                    }
+                    None => format!("-J ubuntu@{director} "),
+                };
+                ssh(key, private, &format!("{via}{extra}"))
+            }
+        }
+    }
 }
 
 /// The document's `outputs`: `instances`, `elastic_ip`, `key_pairs`,
@@ -134,31 +189,36 @@ pub fn outputs(b: &Built) -> Map<String, Value> {
     m.insert("vpc_id".into(), b.network.as_ref().map(|n| n.vpc_id.clone()).into());
     m.insert("subnet_id".into(), b.network.as_ref().map(|n| n.subnet_id.clone()).into());
 
-    let key = |role: Role| b.key_pairs.iter().find(|k| k.role == role);
-    let analytics_address = b
-        .address
-        .as_ref()
-        .filter(|a| a.instance_id.is_some() && a.instance_id.as_deref() == analytics.first().map(|h| h.id.as_str()))
-        .map(|a| a.public_ip.clone())
-        .or_else(|| analytics.first().and_then(|h| h.public_ip.clone()));
-    let mut hints = Map::new();
-    if let Some(ip) = &analytics_address {
-        hints.insert("analytics".into(), ssh(key(Role::Analytics), ip, "").into());
-        // Jenkins has no authentication: reach it through SSH, never the world.
-        hints.insert(
-            "jenkins_tunnel".into(),
-            format!(
-                "{}  # then browse http://localhost:8080",
-                ssh(key(Role::Analytics), ip, "-N -L 8080:localhost:8080 ")
-            )
-            .into(),
-        );
-    }
-    if let Some(ip) = director.and_then(|h| h.public_ip.clone()) {
-        hints.insert("director".into(), ssh(key(Role::Director), &ip, "").into());
-    }
-    m.insert("ssh".into(), Value::Object(hints));
+    m.insert("ssh".into(), Value::Object(ssh_hints(b, analytics.first().copied(), director)));
     m
+}
+
+/// `outputs.ssh`: the commands to the analytics host (and its Jenkins
+/// tunnel), through the director when there is one, and to the director.
+fn ssh_hints(b: &Built, analytics: Option<&Host>, director: Option<&Host>) -> Map<String, Value> {
+    let key = |role: Role| b.key_pairs.iter().find(|k| k.role == role);
+    let director_ip = director.and_then(|h| h.public_ip.as_deref());
+    let route = match (director_ip, analytics.and_then(|h| h.private_ip.as_deref())) {
+        (Some(director), Some(private)) => Some(Route::Jump { director, director_key: key(Role::Director), private }),
+        _ => b
+            .address
+            .as_ref()
+            .filter(|a| a.instance_id.is_some() && a.instance_id.as_deref() == analytics.map(|h| h.id.as_str()))
+            .map(|a| a.public_ip.clone())
+            .or_else(|| analytics.and_then(|h| h.public_ip.clone()))
+            .map(|public| Route::Direct { public }),
+    };
+    let mut hints = Map::new();
+    if let Some(route) = &route {
+        hints.insert("analytics".into(), route.command(key(Role::Analytics), "").into());
+        // Jenkins has no authentication: reach it through SSH, never the world.
+        let tunnel = route.command(key(Role::Analytics), "-N -L 8080:localhost:8080 ");
+        hints.insert("jenkins_tunnel".into(), format!("{tunnel}  # then browse http://localhost:8080").into());
+    }
+    if let Some(ip) = director_ip {
+        hints.insert("director".into(), ssh(key(Role::Director), ip, "").into());
+    }
+    hints
 }
 
 #[cfg(test)]
@@ -224,14 +284,40 @@ mod tests {
         assert_eq!(o["key_pairs"]["director"]["private_key_file"], Value::Null);
         assert_eq!(o["ami_id"], "ami-1");
         assert_eq!(o["vpc_id"], "vpc-1");
-        assert_eq!(o["ssh"]["analytics"], "ssh -i secrets/acme/acme-analytics.pem ubuntu@203.0.113.7");
-        assert!(
-            o["ssh"]["jenkins_tunnel"]
-                .as_str()
-                .unwrap()
-                .starts_with("ssh -i secrets/acme/acme-analytics.pem -N -L 8080:localhost:8080 ubuntu@203.0.113.7")
+        // Through the director, whose key the operator holds (no file): -J.
+        assert_eq!(
+            o["ssh"]["analytics"],
+            "ssh -i secrets/acme/acme-analytics.pem -J ubuntu@54.0.0.2 ubuntu@172.31.0.4"
         );
+        assert!(o["ssh"]["jenkins_tunnel"].as_str().unwrap().starts_with(
+            "ssh -i secrets/acme/acme-analytics.pem -J ubuntu@54.0.0.2 -N -L 8080:localhost:8080 ubuntu@172.31.0.4"
+        ));
         assert_eq!(o["ssh"]["director"], "ssh ubuntu@54.0.0.2");
+
+        // With the director's key file too: the jump uses it (ssh -J would not).
+        let mut b = b;
+        b.key_pairs[1].private_key_file = Some("secrets/my acme/acme-director.pem".into());
+        let o = Value::Object(outputs(&b));
+        assert_eq!(
+            o["ssh"]["analytics"],
+            "ssh -i secrets/acme/acme-analytics.pem -o 'ProxyCommand=ssh -i '\\''secrets/my acme/acme-director.pem'\\'' \
+             -W %h:%p ubuntu@54.0.0.2' ubuntu@172.31.0.4"
+        );
+        assert_eq!(o["ssh"]["director"], "ssh -i 'secrets/my acme/acme-director.pem' ubuntu@54.0.0.2");
+
+        // No director: straight to the Elastic IP.
+        b.hosts.truncate(1);
+        let o = Value::Object(outputs(&b));
+        assert_eq!(o["ssh"]["analytics"], "ssh -i secrets/acme/acme-analytics.pem ubuntu@203.0.113.7");
+        assert!(o["ssh"].get("director").is_none());
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(sh("ubuntu@10.0.0.1"), "ubuntu@10.0.0.1");
+        assert_eq!(sh("a b"), "'a b'");
+        assert_eq!(sh("it's"), r"'it'\''s'");
+        assert_eq!(sh(""), "''");
     }
 
     #[test]

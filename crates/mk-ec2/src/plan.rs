@@ -23,10 +23,9 @@ fn prerequisites(w: &Desired, o: &Observed, c: &mut Converge, profile_needed: bo
     let launching: BTreeSet<Role> = c.launches().map(|l| l.spec.role).collect();
     if !launching.is_empty() && o.image.is_none() {
         c.missing.push(match &w.image {
-            ImageChoice::Lookup { pattern, .. } => format!(
-                "no available image named {pattern} owned by Canonical ({}) in this region: choose another \
-                 --ubuntu-release or pass --ami-id",
-                crate::image::CANONICAL_OWNER
+            ImageChoice::Lookup { pattern, owner, .. } => format!(
+                "no available image named {pattern} owned by Canonical ({owner}) in this region: choose another \
+                 --ubuntu-release or pass --ami-id"
             ),
             ImageChoice::Given(id) => format!("image {id} not found in this region"),
         });

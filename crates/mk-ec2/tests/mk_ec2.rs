@@ -194,7 +194,7 @@ async fn launches_the_hosts_as_specified_and_reruns_unchanged() {
 
     // The analytics host.
     let a = by_name(&live, "analytics-1");
-    assert_eq!(a.instance_type().unwrap().as_str(), "t2.medium");
+    assert_eq!(a.instance_type().unwrap().as_str(), "t3.medium");
     assert_eq!(a.image_id(), Some(XENIAL));
     assert!(
         a.iam_instance_profile().unwrap().arn().unwrap().ends_with(&format!("instance-profile/{c}-edxanalytics")),
@@ -225,7 +225,7 @@ async fn launches_the_hosts_as_specified_and_reruns_unchanged() {
 
     // The director host.
     let d = by_name(&live, "director-1");
-    assert_eq!(d.instance_type().unwrap().as_str(), "t2.micro");
+    assert_eq!(d.instance_type().unwrap().as_str(), "t3.micro");
     assert!(d.iam_instance_profile().is_none(), "no profile for the director");
     assert_eq!(d.key_name(), Some(format!("{c}-director").as_str()));
     assert_eq!(tag(d, "analytics:role"), Some("director"));
@@ -259,8 +259,16 @@ async fn launches_the_hosts_as_specified_and_reruns_unchanged() {
     assert_eq!(out["instances"]["director"]["id"], d.instance_id().unwrap());
     assert_eq!(out["vpc_id"], vpc);
     assert_eq!(out["ami_id"], XENIAL);
+    // Through the director (the analytics group takes SSH from it only), each with its own key.
     let ssh = out["ssh"]["analytics"].as_str().unwrap();
-    assert!(ssh.ends_with(&format!("ubuntu@{}", eip["public_ip"].as_str().unwrap())), "{ssh}");
+    let private_ip = a.private_ip_address().unwrap();
+    let director_ip = d.public_ip_address().unwrap();
+    let director_key = s.secrets().join(format!("{c}-director.pem"));
+    assert!(ssh.ends_with(&format!("ubuntu@{private_ip}")), "{ssh}");
+    assert!(
+        ssh.contains(&format!("ProxyCommand=ssh -i {} -W %h:%p ubuntu@{director_ip}", director_key.display())),
+        "{ssh}"
+    );
     assert!(out["ssh"]["jenkins_tunnel"].as_str().unwrap().contains("-L 8080:localhost:8080"));
 
     // Private keys: in the secrets directory, nowhere else.
@@ -373,7 +381,7 @@ async fn a_host_launched_without_its_profile_gets_it_associated() {
 
     // Type drift is a finding, never a change.
     let drift = s.mk(&["--ami-id", XENIAL, "--no-director"]).ok().all_unchanged();
-    assert!(finding_with(&drift, "not a t2.medium"), "{}", drift.json["findings"]);
+    assert!(finding_with(&drift, "not a t3.medium"), "{}", drift.json["findings"]);
 }
 
 #[tokio::test]

@@ -47,7 +47,7 @@ pub struct Args {
     #[arg(long, value_name = "VERSION", default_value = "Elasticsearch_7.10", help_heading = "Search domain")]
     pub engine_version: String,
     /// Data node instance type; the .search suffix may be left out
-    #[arg(long, value_name = "TYPE", default_value = "t2.small.search", help_heading = "Search domain")]
+    #[arg(long, value_name = "TYPE", default_value = crate::desired::DEFAULT_INSTANCE_TYPE, help_heading = "Search domain")]
     pub instance_type: String,
     /// Size of the EBS volume in GB
     #[arg(long, value_name = "GB", default_value_t = 10, help_heading = "Search domain")]

@@ -56,12 +56,6 @@ impl EngineVersion {
             Engine::Elasticsearch => (self.major, self.minor) >= (major, minor),
         }
     }
-
-    /// Versions whose AWS support has ended (standard support of
-    /// Elasticsearch 1.5 ended 2025-11-07, extended support 2026-11-07).
-    pub fn support_ended(&self) -> bool {
-        self.engine == Engine::Elasticsearch && (self.major, self.minor) <= (1, 5)
-    }
 }
 
 impl fmt::Display for EngineVersion {
@@ -190,6 +184,10 @@ pub struct DesiredDomain {
     pub grant_arns: Vec<String>,
 }
 
+/// The data node type when none is given: the smallest current one AWS
+/// takes for every engine version in every region.
+pub const DEFAULT_INSTANCE_TYPE: &str = "t3.small.search";
+
 /// The IAM user mk-iam makes for the Analytics API's search access.
 pub fn elasticsearch_user(d: &Deployment) -> String {
     d.name("analytics-elasticsearch")
@@ -210,11 +208,16 @@ pub fn domain(args: &Args, d: &Deployment) -> anyhow::Result<DesiredDomain> {
              choose t3.small.search or larger"
         )));
     }
+    // What AWS refuses in current regions, known before any call. (Old
+    // engine versions depend on the region: AWS's own answer says it.)
+    if instance_family(&instance_type) == "t2" {
+        return Err(bad_input(format!(
+            "--instance-type {instance_type}: OpenSearch Service no longer takes T2 instances for new domains \
+             (InvalidTypeException): choose {DEFAULT_INSTANCE_TYPE} or larger"
+        )));
+    }
     if args.volume_gb < 10 {
         return Err(bad_input(format!("--volume-gb {}: the smallest EBS volume is 10 GB", args.volume_gb)));
-    }
-    if instance_family(&instance_type) == "t2" && args.volume_gb > 35 {
-        return Err(bad_input(format!("--volume-gb {}: T2 instances take at most 35 GB", args.volume_gb)));
     }
     let mut grant_arns = Vec::new();
     for arn in &args.grant_arns {
@@ -262,9 +265,6 @@ mod tests {
         assert!(!v("Elasticsearch_5.10").at_least_es(6, 0));
         assert!(v("Elasticsearch_5.10").at_least_es(5, 3));
         assert!(v("OpenSearch_1.0").at_least_es(7, 10));
-        assert!(v("Elasticsearch_1.5").support_ended());
-        assert!(!v("Elasticsearch_2.3").support_ended());
-        assert!(!v("OpenSearch_1.0").support_ended());
     }
 
     #[test]
@@ -332,7 +332,7 @@ mod tests {
         let d = parse(&[]).unwrap();
         assert_eq!(d.name, "acme-analytics-es");
         assert_eq!(d.engine_version.to_string(), "Elasticsearch_7.10");
-        assert_eq!(d.instance_type, "t2.small.search");
+        assert_eq!(d.instance_type, "t3.small.search");
         assert_eq!(d.volume_gb, 10);
         assert!(d.grant_arns.is_empty());
         let arn = "arn:aws:iam::123456789012:user/x";
@@ -348,7 +348,7 @@ mod tests {
             (&["--instance-type", "small"], "--instance-type"),
             (&["--instance-type", "t2.micro"], "t2.micro"),
             (&["--volume-gb", "5"], "--volume-gb"),
-            (&["--volume-gb", "100"], "T2"),
+            (&["--instance-type", "t2.small"], "choose t3.small.search"),
             (&["--grant-arn", "*"], "never grants"),
         ];
         for (flags, needle) in cases {

@@ -70,15 +70,71 @@ pub struct DomainState {
     pub endpoint: Option<String>,
     pub processing: bool,
     pub deleted: bool,
+    /// `DomainProcessingStatus`: `Creating`, `Active`, `Modifying`,
+    /// `Isolated`...
+    pub processing_status: Option<String>,
+    /// The last change's `ChangeProgressDetails`: its
+    /// `ConfigChangeStatus` and `Message`.
+    pub change_status: Option<String>,
+    pub change_message: Option<String>,
 }
 
-/// Ready once it has an endpoint and is not processing a change.
+impl DomainState {
+    /// Why the last change failed, when it did (AWS refused it after the
+    /// call that asked for it had succeeded).
+    fn failed_change(&self) -> Option<String> {
+        (self.change_status.as_deref() == Some("ValidationFailed")).then(|| {
+            let why = self.change_message.as_deref().filter(|m| !m.trim().is_empty());
+            format!("its last change failed (ValidationFailed): {}", why.unwrap_or("AWS gave no reason"))
+        })
+    }
+}
+
+/// Ready once it has an endpoint and is not processing a change. A domain
+/// that stopped with no endpoint, its change refused or the domain
+/// isolated, will never be: that is a failure with AWS's reason, not a
+/// wait until the timeout.
 pub fn readiness(s: &DomainState) -> WaitState<String> {
-    match (&s.endpoint, s.processing, s.deleted) {
-        (_, _, true) => WaitState::Failed("the domain is being deleted".into()),
-        (Some(e), false, _) => WaitState::Ready(e.clone()),
-        (None, _, _) => WaitState::Pending("creating, no endpoint yet".into()),
-        (Some(_), true, _) => WaitState::Pending("processing a configuration change".into()),
+    if s.deleted {
+        return WaitState::Failed("the domain is being deleted".into());
+    }
+    if s.endpoint.is_none() && !s.processing {
+        if let Some(why) = s.failed_change() {
+            return WaitState::Failed(why);
+        }
+        if s.processing_status.as_deref() == Some("Isolated") {
+            return WaitState::Failed("the domain is isolated (no endpoint, nothing processing)".into());
+        }
+    }
+    match (&s.endpoint, s.processing) {
+        (Some(e), false) => WaitState::Ready(e.clone()),
+        (None, _) => WaitState::Pending("creating, no endpoint yet".into()),
+        (Some(_), true) => WaitState::Pending("processing a configuration change".into()),
+    }
+}
+
+/// [`readiness`] right after this run changed the domain: a refused change
+/// fails the run even though the domain keeps serving (with its former
+/// settings).
+pub fn readiness_after_change(s: &DomainState) -> WaitState<String> {
+    match (readiness(s), s.failed_change()) {
+        (WaitState::Ready(_), Some(why)) => WaitState::Failed(why),
+        (r, _) => r,
+    }
+}
+
+/// For a while after `CreateDomain` answered, `DescribeDomain` may not
+/// know the domain yet (AWS's reads lag its writes).
+pub const NOT_VISIBLE_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What a poll that found no domain means: "not visible yet" right after
+/// this run created it, as long as it was never seen and for
+/// [`NOT_VISIBLE_GRACE`] at most; else the domain is gone.
+pub fn missing_domain(just_created: bool, seen: bool, waited: std::time::Duration) -> WaitState<String> {
+    if just_created && !seen && waited < NOT_VISIBLE_GRACE {
+        WaitState::Pending("created, not visible yet".into())
+    } else {
+        WaitState::Failed("it no longer exists".into())
     }
 }
 
@@ -256,12 +312,50 @@ mod tests {
             endpoint: endpoint.map(str::to_owned),
             processing,
             deleted,
+            ..Default::default()
         };
         assert!(matches!(readiness(&s(Some("e"), false, false)), WaitState::Ready(e) if e == "e"));
         assert!(matches!(readiness(&s(Some("e"), true, false)), WaitState::Pending(_)));
         assert!(matches!(readiness(&s(None, false, false)), WaitState::Pending(_)));
         assert!(matches!(readiness(&s(None, true, false)), WaitState::Pending(_)));
         assert!(matches!(readiness(&s(Some("e"), false, true)), WaitState::Failed(_)));
+    }
+
+    #[test]
+    fn an_asynchronous_failure_stops_the_wait_with_its_reason() {
+        // What es-async-failure (and AWS) shows once a create failed.
+        let failed = DomainState {
+            processing_status: Some("Isolated".into()),
+            change_status: Some("ValidationFailed".into()),
+            change_message: Some("Insufficient free IP addresses in subnet".into()),
+            ..Default::default()
+        };
+        let WaitState::Failed(why) = readiness(&failed) else { panic!("{:?}", readiness(&failed)) };
+        assert!(why.contains("ValidationFailed") && why.contains("Insufficient free IP addresses"), "{why}");
+        let isolated = DomainState { processing_status: Some("Isolated".into()), ..Default::default() };
+        assert!(matches!(readiness(&isolated), WaitState::Failed(w) if w.contains("isolated")));
+        // Still processing, or validating: not yet.
+        let validating = DomainState { processing: true, change_status: Some("Validating".into()), ..failed.clone() };
+        assert!(matches!(readiness(&validating), WaitState::Pending(_)));
+        let creating =
+            DomainState { processing: true, processing_status: Some("Creating".into()), ..Default::default() };
+        assert!(matches!(readiness(&creating), WaitState::Pending(_)));
+        // A refused update leaves a serving domain: ready, unless this run made the change.
+        let refused = DomainState { endpoint: Some("e".into()), ..failed };
+        assert!(matches!(readiness(&refused), WaitState::Ready(_)));
+        assert!(matches!(readiness_after_change(&refused), WaitState::Failed(w) if w.contains("Insufficient")));
+        let fine =
+            DomainState { endpoint: Some("e".into()), change_status: Some("Completed".into()), ..Default::default() };
+        assert!(matches!(readiness_after_change(&fine), WaitState::Ready(_)));
+    }
+
+    #[test]
+    fn a_domain_just_created_may_not_be_visible_yet() {
+        use std::time::Duration;
+        assert!(matches!(missing_domain(true, false, Duration::from_secs(5)), WaitState::Pending(_)));
+        assert!(matches!(missing_domain(true, false, NOT_VISIBLE_GRACE), WaitState::Failed(_)), "bounded");
+        assert!(matches!(missing_domain(true, true, Duration::ZERO), WaitState::Failed(_)), "seen, then gone");
+        assert!(matches!(missing_domain(false, false, Duration::ZERO), WaitState::Failed(_)), "not ours to expect");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! Follows the house path: [`desired`] (pure, from [`args`]) →
 //! [`opensearch::observe`] → [`plan`] (pure; the settings compared in
-//! [`domain`], the access policy built in [`policy`]) →
+//! [`domain`], the access policy built in [`policy`], the engine's support
+//! dates in [`support`]) →
 //! [`common::plan::apply`] with [`opensearch::apply_op`] (nothing sent
 //! under `--dry-run`), then the wait for the domain → the report.
 
@@ -13,6 +14,7 @@ pub mod domain;
 pub mod opensearch;
 pub mod plan;
 pub mod policy;
+pub mod support;
 
 pub use args::Args;
 use aws_sdk_opensearch::Client;
@@ -100,7 +102,8 @@ async fn ensure(
     want: &DesiredDomain,
 ) -> anyhow::Result<()> {
     let (observed, domain_arn, access_policy) = observe(aws, es, d, want).await?;
-    let plan = plan::plan_ensure(d, want, &domain_arn, access_policy, observed.as_ref())?;
+    let today = support::Day::today();
+    let plan = plan::plan_ensure(d, want, &domain_arn, access_policy, observed.as_ref(), today)?;
     apply(run, es, want, observed.as_ref(), &plan).await?;
 
     let mut endpoint = observed.as_ref().and_then(|o| o.state.endpoint.clone());
@@ -147,6 +150,11 @@ async fn settle(
         run.report.pending(plan::KIND, &want.name, state);
         return Ok(None);
     }
+    let after = match observed {
+        None => opensearch::After::Create,
+        Some(_) if reconfigured => opensearch::After::Update,
+        Some(_) => opensearch::After::Nothing,
+    };
     tracing::info!("waiting for domain {} (this takes 10 to 20 minutes on AWS)", want.name);
-    opensearch::wait_ready(es, &want.name, args.wait.timeout()).await.map(Some)
+    opensearch::wait_ready(es, &want.name, after, args.wait.timeout()).await.map(Some)
 }

@@ -15,7 +15,7 @@ use common::{AwsResultExt, aws_error_code};
 
 use crate::domain::{
     ClusterSection, CustomEndpoint, DomainSettings, DomainState, EbsSection, EndpointSection, ObservedDomain, Section,
-    made_by_our_create, readiness,
+    made_by_our_create, missing_domain, readiness, readiness_after_change,
 };
 use crate::plan::Op;
 
@@ -35,7 +35,15 @@ pub fn state(s: &DomainStatus) -> DomainState {
         .or_else(|| s.endpoints().and_then(|e| e.get("vpc")).map(String::as_str))
         .filter(|e| !e.is_empty())
         .map(str::to_owned);
-    DomainState { endpoint, processing: s.processing().unwrap_or(false), deleted: s.deleted().unwrap_or(false) }
+    let change = s.change_progress_details();
+    DomainState {
+        endpoint,
+        processing: s.processing().unwrap_or(false),
+        deleted: s.deleted().unwrap_or(false),
+        processing_status: s.domain_processing_status().map(|p| p.as_str().to_owned()),
+        change_status: change.and_then(|c| c.config_change_status()).map(|c| c.as_str().to_owned()),
+        change_message: change.and_then(|c| c.message()).map(str::to_owned),
+    }
 }
 
 fn settings(s: &DomainStatus) -> DomainSettings {
@@ -191,7 +199,8 @@ async fn create(
     s: &DomainSettings,
     tags: &[(String, String)],
 ) -> anyhow::Result<String> {
-    let what = format!("creating domain {name}");
+    // Named in the error: what AWS may refuse in a region.
+    let what = format!("creating domain {name} ({engine_version} on {})", s.cluster.instance_type);
     let tag_list = tag_list(tags)?;
     let no_retries = aws_sdk_opensearch::config::Config::builder().retry_config(common::once::no_retries());
     let made = common::once::at_most_once(
@@ -283,16 +292,36 @@ pub async fn apply_op(es: &Client, name: &str, arn: Option<&str>, op: &Op) -> an
     Ok(None)
 }
 
-/// Waits until the domain has an endpoint and processes no change.
-pub async fn wait_ready(es: &Client, name: &str, timeout: Duration) -> anyhow::Result<DomainStatus> {
+/// What the wait follows: this run's create, its update, or neither (a
+/// domain found busy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    Create,
+    Update,
+    Nothing,
+}
+
+/// Waits until the domain has an endpoint and processes no change; stops
+/// at once, with AWS's reason, when it never will (see
+/// [`crate::domain::readiness`]). Right after a create, a domain not
+/// found yet is waited for (bounded).
+pub async fn wait_ready(es: &Client, name: &str, after: After, timeout: Duration) -> anyhow::Result<DomainStatus> {
+    let start = tokio::time::Instant::now();
+    let seen = std::cell::Cell::new(false);
     wait_until(&format!("domain {name}"), timeout, || async {
-        Ok(match describe(es, name).await? {
-            None => WaitState::Failed("it no longer exists".into()),
-            Some(s) => match readiness(&state(&s)) {
-                WaitState::Ready(_) => WaitState::Ready(s),
+        let Some(s) = describe(es, name).await? else {
+            return Ok(match missing_domain(after == After::Create, seen.get(), start.elapsed()) {
                 WaitState::Pending(p) => WaitState::Pending(p),
-                WaitState::Failed(f) => WaitState::Failed(f),
-            },
+                WaitState::Failed(f) | WaitState::Ready(f) => WaitState::Failed(f),
+            });
+        };
+        seen.set(true);
+        let st = state(&s);
+        let r = if after == After::Nothing { readiness(&st) } else { readiness_after_change(&st) };
+        Ok(match r {
+            WaitState::Ready(_) => WaitState::Ready(s),
+            WaitState::Pending(p) => WaitState::Pending(p),
+            WaitState::Failed(f) => WaitState::Failed(f),
         })
     })
     .await

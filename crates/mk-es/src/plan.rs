@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::desired::{DesiredDomain, EngineVersion, Features, supports};
 use crate::domain::{DomainSettings, ObservedDomain, Section, desired_settings, diff};
+use crate::support::{self, Day};
 
 /// One call on the domain.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,15 +50,6 @@ fn other_client<'a>(d: &Deployment, tags: &'a [(String, String)]) -> Option<&'a 
 
 /// Notes about what the version and instance type allow.
 fn feature_findings(version: &EngineVersion, instance_type: &str, features: &Features, plan: &mut Plan) {
-    if version.support_ended() {
-        plan.finding(
-            Finding::warning(format!(
-                "{version} is past the end of AWS support (standard support ended 2025-11-07, extended \
-                 support ends 2026-11-07); the pipeline's client is 7.x: prefer Elasticsearch_7.10"
-            ))
-            .with_code("support-ended"),
-        );
-    }
     let mut missing = Vec::new();
     if !features.encryption_at_rest {
         missing.push("encryption at rest");
@@ -79,8 +71,9 @@ fn feature_findings(version: &EngineVersion, instance_type: &str, features: &Fea
 
 /// The create of a domain that does not exist yet; its change carries the
 /// ARN it will have (known from the account and the name).
-fn create(d: &Deployment, want: &DesiredDomain, domain_arn: &str, access_policy: Value) -> Plan {
+fn create(d: &Deployment, want: &DesiredDomain, domain_arn: &str, access_policy: Value, today: Day) -> Plan {
     let mut plan = Plan::default();
+    plan.findings.extend(support::finding(&want.name, &want.engine_version, today));
     let features = supports(&want.engine_version, &want.instance_type);
     feature_findings(&want.engine_version, &want.instance_type, &features, &mut plan);
     let op = Op::Create {
@@ -93,15 +86,17 @@ fn create(d: &Deployment, want: &DesiredDomain, domain_arn: &str, access_policy:
 }
 
 /// Plans the ensure path. `access_policy` is the document for this
-/// domain's ARN (`domain_arn`) and grantees.
+/// domain's ARN (`domain_arn`) and grantees; `today` dates the support
+/// findings.
 pub fn plan_ensure(
     d: &Deployment,
     want: &DesiredDomain,
     domain_arn: &str,
     access_policy: Value,
     observed: Option<&ObservedDomain>,
+    today: Day,
 ) -> anyhow::Result<Plan> {
-    let Some(o) = observed else { return Ok(create(d, want, domain_arn, access_policy)) };
+    let Some(o) = observed else { return Ok(create(d, want, domain_arn, access_policy, today)) };
     let mut plan = Plan::default();
     let change = |action| Change::new(KIND, &want.name, action).with_id(&o.arn);
     if let Some(other) = other_client(d, &o.tags) {
@@ -129,6 +124,8 @@ pub fn plan_ensure(
             .about(&want.name),
         );
     }
+    // Ours or adopted, the domain runs the version it runs.
+    plan.findings.extend(support::finding(&want.name, &version, today));
     let features = supports(&version, &want.instance_type);
     feature_findings(&version, &want.instance_type, &features, &mut plan);
     let sections = diff(&desired_settings(want, &features, access_policy), &o.settings);
@@ -196,6 +193,8 @@ mod tests {
     }
 
     const ARN: &str = "arn:aws:es:us-east-1:123456789012:domain/acme-analytics-es";
+    /// The day the plans are made on: support findings depend on it.
+    const TODAY: Day = Day::ymd(2026, 12, 3);
 
     fn doc(user: &str) -> Value {
         policy::access_policy(&[format!("arn:aws:iam::123456789012:user/{user}")], ARN)
@@ -235,7 +234,7 @@ mod tests {
     #[test]
     fn missing_domain_is_created_whole_and_tagged() {
         let w = want("Elasticsearch_7.10", "t3.small.search");
-        let p = plan_ensure(&d(), &w, ARN, doc("es"), None).unwrap();
+        let p = plan_ensure(&d(), &w, ARN, doc("es"), None, TODAY).unwrap();
         assert_eq!(change(&p).unwrap().action, Action::Create);
         assert_eq!(change(&p).unwrap().id.as_deref(), Some(ARN), "the ARN it will have");
         let ops = ops(&p);
@@ -262,7 +261,8 @@ mod tests {
     #[test]
     fn old_versions_and_t2_warn_and_leave_out_what_they_lack() {
         let w = want("Elasticsearch_1.5", "t2.small.search");
-        let p = plan_ensure(&d(), &w, ARN, doc("es"), None).unwrap();
+        // Once Extended Support of 1.5 is over (2027-11-07).
+        let p = plan_ensure(&d(), &w, ARN, doc("es"), None, Day::ymd(2027, 12, 1)).unwrap();
         let ops = ops(&p);
         let Op::Create { settings, .. } = &ops[0] else { panic!() };
         assert!(!settings.encryption_at_rest && !settings.node_to_node);
@@ -275,7 +275,7 @@ mod tests {
     #[test]
     fn converged_domain_is_unchanged() {
         let w = want("Elasticsearch_7.10", "t2.small.search");
-        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&ours(&w))).unwrap();
+        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&ours(&w)), TODAY).unwrap();
         assert_eq!(change(&p).unwrap().action, Action::Unchanged);
         assert!(ops(&p).is_empty());
     }
@@ -287,7 +287,7 @@ mod tests {
         o.settings.ebs.volume_gb = Some(20);
         o.settings.ebs.iops = Some(3000);
         o.settings.advanced_options.insert("indices.fielddata.cache.size".into(), "20".into());
-        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&o)).unwrap();
+        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&o), TODAY).unwrap();
         let s = sections(&p);
         assert_eq!(
             s,
@@ -306,7 +306,7 @@ mod tests {
         o.settings.cluster.instance_count = 3;
         o.settings.advanced_options.clear();
         o.settings.advanced_options.insert("other".into(), "1".into());
-        let s = sections(&plan_ensure(&d(), &w, ARN, doc("es"), Some(&o)).unwrap());
+        let s = sections(&plan_ensure(&d(), &w, ARN, doc("es"), Some(&o), TODAY).unwrap());
         assert_eq!(s.len(), 3, "{s:?}");
         assert!(matches!(&s[0], Section::Cluster(c) if c.instance_count == 1 && c.instance_type == "t3.small.search"));
         let Section::AdvancedOptions(adv) = &s[1] else { panic!("{s:?}") };
@@ -321,7 +321,7 @@ mod tests {
         let mut o = ours(&w);
         o.settings.ebs.volume_type = Some("gp2".into());
         o.settings.endpoint.tls_policy = Some("Policy-Min-TLS-1-2-PFS-2023-10".into());
-        assert!(sections(&plan_ensure(&d(), &w, ARN, doc("es"), Some(&o)).unwrap()).is_empty());
+        assert!(sections(&plan_ensure(&d(), &w, ARN, doc("es"), Some(&o), TODAY).unwrap()).is_empty());
 
         o.settings.ebs.volume_type = Some("standard".into());
         o.settings.endpoint.enforce_https = false;
@@ -330,7 +330,7 @@ mod tests {
         o.settings.encryption_at_rest = false;
         o.settings.node_to_node = false;
         o.settings.snapshot_hour = Some(5);
-        let s = sections(&plan_ensure(&d(), &w, ARN, doc("es"), Some(&o)).unwrap());
+        let s = sections(&plan_ensure(&d(), &w, ARN, doc("es"), Some(&o), TODAY).unwrap());
         let labels: Vec<&str> = s.iter().map(Section::label).collect();
         assert_eq!(
             labels,
@@ -345,7 +345,7 @@ mod tests {
         let w = want("Elasticsearch_7.10", "t2.small.search");
         let mut o = ours(&w);
         o.settings.encryption_at_rest = false;
-        assert!(sections(&plan_ensure(&d(), &w, ARN, doc("es"), Some(&o)).unwrap()).is_empty());
+        assert!(sections(&plan_ensure(&d(), &w, ARN, doc("es"), Some(&o), TODAY).unwrap()).is_empty());
     }
 
     #[test]
@@ -353,9 +353,11 @@ mod tests {
         let w = want("Elasticsearch_7.10", "m5.large.search");
         let old = want("Elasticsearch_5.6", "m5.large.search");
         let o = ours(&old);
-        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&o)).unwrap();
+        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&o), TODAY).unwrap();
         assert!(sections(&p).is_empty(), "no node-to-node asked of 5.6: {:?}", sections(&p));
         assert!(p.findings.iter().any(|f| f.message.contains("does not upgrade")));
+        let codes: Vec<&str> = p.findings.iter().filter_map(|f| f.code).collect();
+        assert_eq!(codes[..2], ["version-kept", "extended-support"], "5.6 is in paid Extended Support: said");
     }
 
     #[test]
@@ -363,7 +365,7 @@ mod tests {
         let w = want("Elasticsearch_7.10", "t2.small.search");
         let mut o = ours(&w);
         o.tags.retain(|(k, _)| k == TAG_CLIENT);
-        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&o)).unwrap();
+        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&o), TODAY).unwrap();
         assert_eq!(ops(&p), vec![Op::AddTags(vec![("analytics:managed-by".into(), "mk-es".into())])]);
         assert_eq!(change(&p).unwrap().action, Action::Update);
     }
@@ -374,13 +376,16 @@ mod tests {
         let mut o = ours(&w);
         o.tags.clear();
         o.settings.ebs.volume_gb = Some(30);
-        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&o)).unwrap();
+        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&o), TODAY).unwrap();
         assert!(ops(&p).is_empty(), "an adopted domain is never changed");
         assert!(p.findings.iter().any(|f| f.message.contains("adopted") && f.message.contains("EBS volume")));
+        let old = ours(&want("Elasticsearch_6.7", "t3.small.search"));
+        let p = plan_ensure(&d(), &w, ARN, doc("es"), Some(&ObservedDomain { tags: vec![], ..old }), TODAY).unwrap();
+        assert!(ops(&p).is_empty() && p.findings.iter().any(|f| f.code == Some("extended-support")), "adopted too");
         assert!(ops(&plan_destroy(&d(), &w.name, Some(&o))).is_empty());
 
         o.tags = vec![(TAG_CLIENT.into(), "other".into())];
-        let e = plan_ensure(&d(), &w, ARN, doc("es"), Some(&o)).unwrap_err();
+        let e = plan_ensure(&d(), &w, ARN, doc("es"), Some(&o), TODAY).unwrap_err();
         assert_eq!(common::error::exit_status(&e), 2);
         assert!(ops(&plan_destroy(&d(), &w.name, Some(&o))).is_empty());
     }

@@ -124,20 +124,25 @@ async fn creates_the_domain_with_every_setting_and_reruns_unchanged() {
     mk(&a, &[&args[..], &["--no-wait"]].concat()).ok().all_unchanged();
 }
 
+/// The default type is t3.small.search (AWS takes no T2 type for a new
+/// domain any more): every protection on, no finding. The runbook's T2 is
+/// refused before any call, naming it.
 #[tokio::test]
-async fn the_runbook_defaults_on_t2_leave_out_encryption_at_rest() {
+async fn the_default_type_is_t3_small_with_every_protection_and_t2_is_refused() {
     let a = Account::fresh().await;
     let c = unique_client("e");
     es_user(&a, &c).await;
     let r = mk(&a, &["--client", &c]).ok();
-    assert!(has_finding(&r, "encryption at rest"), "{}", r.json["findings"]);
+    assert_eq!(r.json["findings"], json!([]));
     let s = describe(&es(&a).await, &format!("{c}-analytics-es")).await.unwrap();
-    assert_eq!(s.cluster_config().unwrap().instance_type().unwrap().as_str(), "t2.small.search");
-    assert_eq!(s.ebs_options().unwrap().volume_type().unwrap().as_str(), "gp2");
-    assert_eq!(s.encryption_at_rest_options().unwrap().enabled(), Some(false));
+    assert_eq!(s.cluster_config().unwrap().instance_type().unwrap().as_str(), "t3.small.search");
+    assert_eq!(s.ebs_options().unwrap().volume_type().unwrap().as_str(), "gp3");
+    assert_eq!(s.encryption_at_rest_options().unwrap().enabled(), Some(true));
     assert_eq!(s.node_to_node_encryption_options().unwrap().enabled(), Some(true));
     assert_eq!(s.domain_endpoint_options().unwrap().enforce_https(), Some(true));
     mk(&a, &["--client", &c]).ok().all_unchanged();
+    let refused = mk(&a, &["--client", &c, "--instance-type", "t2.small"]).bad_input("t2.small.search");
+    assert!(refused.stderr.contains("choose t3.small.search"), "{}", refused.stderr);
 }
 
 #[tokio::test]
