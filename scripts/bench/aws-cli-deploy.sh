@@ -210,7 +210,7 @@ cat >"$work/es-access.json" <<EOF
   "Action": "es:*", "Resource": "arn:aws:es:$region:$account:domain/$es_domain/*"}]}
 EOF
 aws opensearch create-domain --domain-name "$es_domain" --engine-version Elasticsearch_7.10 \
-    --cluster-config InstanceType=t2.small.search,InstanceCount=1,DedicatedMasterEnabled=false,ZoneAwarenessEnabled=false \
+    --cluster-config InstanceType=t3.small.search,InstanceCount=1,DedicatedMasterEnabled=false,ZoneAwarenessEnabled=false \
     --ebs-options EBSEnabled=true,VolumeType=gp2,VolumeSize=10 \
     --snapshot-options AutomatedSnapshotStartHour=0 \
     --node-to-node-encryption-options Enabled=true \
@@ -230,7 +230,7 @@ aws rds create-db-subnet-group "${rds_endpoint[@]}" --db-subnet-group-name "$db_
     --db-subnet-group-description "Analytics RDS subnets ($db_id)" --subnet-ids "${subnets[@]}" \
     --tags "${iam_tags[@]}" >/dev/null
 aws rds create-db-instance "${rds_endpoint[@]}" --db-instance-identifier "$db_id" \
-    --engine mysql --engine-version 8.0 --db-instance-class db.t3.medium \
+    --engine mysql --engine-version 8.4 --db-instance-class db.t3.medium \
     --allocated-storage 20 --storage-type gp3 --storage-encrypted --no-publicly-accessible \
     --backup-retention-period 7 --copy-tags-to-snapshot --master-username admin \
     --cli-input-json "file://$work/db-password.json" \
@@ -268,8 +268,8 @@ launch() { # NAME TYPE GB KEY GROUP [PROFILE]
         --tag-specifications "$(ec2_tags instance "$1")" "$(ec2_tags volume "$1")" \
         --query 'Instances[0].InstanceId' --output text
 }
-analytics_id=$(launch analytics-1 t2.medium 50 "$c-analytics" "$analytics_sg" "$c-edxanalytics")
-launch director-1 t2.micro 8 "$c-director" "$director_sg" >/dev/null
+analytics_id=$(launch analytics-1 t3.medium 50 "$c-analytics" "$analytics_sg" "$c-edxanalytics")
+launch director-1 t3.micro 8 "$c-director" "$director_sg" >/dev/null
 alloc_id=$(aws ec2 allocate-address --domain vpc --tag-specifications "$(ec2_tags elastic-ip "$c-analytics")" \
     --query AllocationId --output text)
 aws ec2 wait instance-running --instance-ids "$analytics_id"
