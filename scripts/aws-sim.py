@@ -225,19 +225,17 @@ AWS_SIM_ES_FAIL_PATTERN, AWS_SIM_FOREIGN_BUCKETS (B=R,...).
 import argparse
 import base64
 import http.client
-import http.server
-import ipaddress
 import json
-import os
 import re
-import signal
-import socket
 import sys
 import threading
 import time
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
+
+import awsproxy
+from awsproxy import HOP_BY_HOP, PROTOCOLS, add_run_args, add_upstream_args, check_upstream, env, scope_of, xml
 
 RULES = (
     "sg-not-visible",
@@ -258,20 +256,9 @@ RULES = (
     "bucket-other-account",
 )
 CONTROL = "/aws-sim/"
-HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-    "te", "trailer", "transfer-encoding", "upgrade", "expect", "content-length",
-}
-CREDENTIAL_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
-PROTOCOLS = {
-    "ec2": "ec2",
-    "s3": "s3",
-    "iam": "query",
-    "sts": "query",
-    "rds": "query",
-    "elasticmapreduce": "awsjson",
-    "es": "restjson",
-}
+# Headers of the emulator's answers not relayed: Server and Date are this
+# proxy's own (no header twice).
+NOT_RELAYED = HOP_BY_HOP | {"server", "date"}
 
 # EC2 calls that fail while a group they name is not yet visible.
 SG_ACTIONS = {
@@ -325,27 +312,9 @@ S3_SUBRESOURCES = {
 }
 
 
-def xml(body):
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
-
-
 def esc(text):
     return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))
-
-
-def loopback(host):
-    """True if HOST resolves to loopback addresses only."""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
-
-
-def env(name, default=None):
-    v = os.environ.get(name)
-    return v if v not in (None, "") else default
 
 
 class Answer:
@@ -389,12 +358,7 @@ class Call:
         split = urllib.parse.urlsplit(path)
         self.route = urllib.parse.unquote(split.path)
         self.query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
-        m = CREDENTIAL_RE.search(headers.get("Authorization", ""))
-        if m:
-            self.region, self.service = m.group(1), m.group(2)
-        else:
-            cred = self.query.get("X-Amz-Credential", "").split("/")
-            self.region, self.service = (cred[2], cred[3]) if len(cred) == 5 else (None, None)
+        self.region, self.service = scope_of(headers, self.query.get("X-Amz-Credential"))
         self.protocol = PROTOCOLS.get(self.service)
         ctype = headers.get("Content-Type", "").lower()
         if self.protocol is None and self.service and ctype.startswith("application/x-www-form-urlencoded"):
@@ -1057,45 +1021,10 @@ class Sim:
         return dump_xml(root, ns)
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive with the SDK's connection pool
-    server_version = "aws-sim"
-    upstream = ("127.0.0.1", 0)
+class Handler(awsproxy.Handler):
+    server_version = name = "aws-sim"
+    # Set on the class by main().
     sim = None
-    verbose = False
-
-    def log_message(self, fmt, *args):
-        if self.verbose:
-            sys.stderr.write("aws-sim: %s\n" % (fmt % args))
-
-    def read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts = []
-            while True:
-                line = self.rfile.readline(65537)
-                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    break
-                parts.append(self.rfile.read(size))
-                self.rfile.readline(3)  # CRLF after the chunk
-            return b"".join(parts)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def reply(self, status, headers, body, head_length=None):
-        self.send_response(status)
-        for k, v in headers:
-            self.send_header(k, v)
-        if not (100 <= status < 200 or status in (204, 304)):
-            self.send_header("Content-Length", str(head_length if head_length is not None else len(body)))
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
-
-    def json_reply(self, status, doc):
-        self.reply(status, [("Content-Type", "application/json")], json.dumps(doc).encode())
 
     def control(self, path):
         split = urllib.parse.urlsplit(path)
@@ -1168,9 +1097,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
             conn.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
-            for k, v in self.headers.items():
-                if k.lower() not in HOP_BY_HOP:
-                    conn.putheader(k, v)
+            self.put_headers(conn)
             conn.putheader("Content-Length", str(len(body)))
             conn.endheaders(body)
             resp = conn.getresponse()
@@ -1184,30 +1111,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return [m.decode() for m in re.findall(rb"<PolicyArn>([^<]+)</PolicyArn>", data)]
 
     def forward(self, call, body):
-        host, port = self.upstream
-        conn = http.client.HTTPConnection(host, port, timeout=300)
-        try:
-            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for k, v in self.headers.items():
-                if k.lower() not in HOP_BY_HOP:
-                    conn.putheader(k, v)
-            if body or "Content-Length" in self.headers or "Transfer-Encoding" in self.headers:
-                conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body or None)
-            resp = conn.getresponse()
-            data = resp.read()
-            status = resp.status
-            # Server and Date: this proxy's own replace the emulator's (no header twice).
-            headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP | {"server", "date"}]
-            head_length = resp.getheader("Content-Length", "0") if self.command == "HEAD" else None
-        except (OSError, http.client.HTTPException) as e:
-            with self.sim.lock:
-                self.sim.upstream_errors += 1
-            sys.stderr.write(f"aws-sim: upstream {host}:{port} failed for {self.command} {self.path}: {e}\n")
-            self.reply(502, [("Content-Type", "text/plain")], f"aws-sim: upstream failed: {e}\n".encode())
+        answer = self.fetch(body, NOT_RELAYED)
+        if answer is None:
             return
-        finally:
-            conn.close()
+        status, headers, data, head_length = answer
         with self.sim.lock:
             self.sim.forwarded += 1
         if call is not None:
@@ -1222,7 +1129,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                          self.command, status)
         self.reply(status, headers, data, head_length)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = handle_any
+    def upstream_failed(self):
+        with self.sim.lock:
+            self.sim.upstream_errors += 1
 
 
 def parse_rules(text):
@@ -1253,10 +1162,7 @@ def parse_pairs(text, what):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--upstream", default=env("AWS_SIM_UPSTREAM", env("ANALYTICS_MOTO_URL")),
-                   help="the emulator's URL, e.g. http://127.0.0.1:5000 (loopback only)")
-    p.add_argument("--port", type=int, default=int(env("AWS_SIM_PORT", "0")),
-                   help="port on 127.0.0.1 (default: a free one)")
+    add_upstream_args(p, "AWS_SIM")
     p.add_argument("--rules", default=env("AWS_SIM_RULES", "all"),
                    help="`all`, `none`, or a comma-separated list of rule names (default all)")
     p.add_argument("--delay-ms", type=int, default=int(env("AWS_SIM_DELAY_MS", "1500")),
@@ -1267,19 +1173,9 @@ def parse_args(argv):
                    help="regex of domain names es-async-failure fails (default esfail; empty: none)")
     p.add_argument("--foreign-bucket", action="append", default=[],
                    help="BUCKET=REGION: a bucket in another region (repeatable; env AWS_SIM_FOREIGN_BUCKETS)")
-    p.add_argument("--port-file", default=env("AWS_SIM_PORT_FILE"), help="write the port here once listening")
-    p.add_argument("--stop-on-stdin-eof", action="store_true",
-                   help="also stop when stdin closes (give it a pipe from the parent)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log each request on stderr")
+    add_run_args(p, "AWS_SIM", "log each request on stderr")
     a = p.parse_args(argv)
-    if not a.upstream:
-        p.error("--upstream is required (or AWS_SIM_UPSTREAM / ANALYTICS_MOTO_URL)")
-    u = urllib.parse.urlsplit(a.upstream)
-    if u.scheme != "http" or not u.hostname:
-        p.error(f"--upstream {a.upstream!r}: expected http://HOST[:PORT]")
-    if not loopback(u.hostname):
-        p.error(f"--upstream {a.upstream!r}: only a loopback upstream is allowed")
-    a.upstream_addr = (u.hostname, u.port or 80)
+    check_upstream(p, a, "AWS_SIM")
     try:
         a.rules = parse_rules(a.rules)
         a.rule_delays = {k: int(v) for k, v in parse_pairs(a.rule_delay_ms, "--rule-delay-ms").items()}
@@ -1304,40 +1200,8 @@ def main(argv):
     Handler.upstream = a.upstream_addr
     Handler.sim = Sim(a.rules, a.delay_ms, a.rule_delays, a.es_fail_pattern, a.foreign)
     Handler.verbose = a.verbose
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    server.daemon_threads = True
-    port = server.server_address[1]
-    if a.port_file:
-        tmp = f"{a.port_file}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(f"{port}\n")
-        os.replace(tmp, a.port_file)
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    if a.stop_on_stdin_eof:
-        def watch_stdin():
-            try:
-                while sys.stdin.buffer.read(4096):
-                    pass
-            except OSError:
-                pass
-            stop.set()
-        threading.Thread(target=watch_stdin, daemon=True).start()
-
-    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    serving.start()
-    sys.stderr.write(f"aws-sim: http://127.0.0.1:{port} -> http://{a.upstream_addr[0]}:{a.upstream_addr[1]}"
-                     f" (rules {','.join(a.rules) or 'none'}; delay {a.delay_ms} ms)\n")
-    sys.stderr.flush()
-    while not stop.wait(1.0):
-        pass
-    server.shutdown()
-    server.server_close()
-    sys.stderr.write(f"aws-sim: stopped; {json.dumps(Handler.sim.snapshot())}\n")
-    return 0
-
+    return awsproxy.serve(Handler, a, f"(rules {','.join(a.rules) or 'none'}; delay {a.delay_ms} ms)",
+                          Handler.sim.snapshot)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

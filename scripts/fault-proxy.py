@@ -37,87 +37,18 @@ FAULT_PROXY_DELAY_MS, FAULT_PROXY_SEED, FAULT_PROXY_PORT_FILE.
 """
 
 import argparse
-import http.client
-import http.server
-import ipaddress
 import json
-import os
 import random
-import re
-import signal
-import socket
 import sys
 import threading
-import time
 import urllib.parse
 import uuid
 
+import awsproxy
+from awsproxy import add_run_args, add_upstream_args, check_upstream, env, operation, protocol_of, service_of, xml
+
 KINDS = ("throttle", "500", "lost")
 STATS_PATH = "/fault-proxy/stats"
-# Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy sets itself.
-HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-    "te", "trailer", "transfer-encoding", "upgrade", "expect", "content-length",
-}
-CREDENTIAL_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
-
-# SigV4 service name -> wire protocol of its errors.
-PROTOCOLS = {
-    "ec2": "ec2",
-    "s3": "s3",
-    "iam": "query",
-    "sts": "query",
-    "rds": "query",
-    "elasticmapreduce": "awsjson",
-    "es": "restjson",
-}
-
-
-def service_of(headers, query):
-    """The SigV4 service name of a request (Authorization header, else a
-    presigned URL's X-Amz-Credential), or None."""
-    auth = headers.get("Authorization", "")
-    m = CREDENTIAL_RE.search(auth)
-    if m:
-        return m.group(1)
-    cred = urllib.parse.parse_qs(query).get("X-Amz-Credential")
-    if cred:
-        parts = cred[0].split("/")
-        if len(parts) == 5:
-            return parts[3]
-    return None
-
-
-def protocol_of(service, content_type):
-    """How to shape an error for SERVICE: a known service's protocol, else a
-    guess from the request's content type, else None (forward unfaulted)."""
-    if service is None:
-        return None
-    if service in PROTOCOLS:
-        return PROTOCOLS[service]
-    ct = (content_type or "").lower()
-    if ct.startswith("application/x-www-form-urlencoded"):
-        return "query"
-    if ct.startswith("application/x-amz-json"):
-        return "awsjson"
-    return None
-
-
-def operation(headers, body):
-    """A short name of the call for the log: the query protocol's Action, the
-    JSON protocols' X-Amz-Target, else nothing (REST: method and path say it)."""
-    target = headers.get("X-Amz-Target")
-    if target:
-        return target.rsplit(".", 1)[-1]
-    if headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
-        m = re.search(rb"(?:^|&)Action=([A-Za-z0-9]+)", body)
-        if m:
-            return m.group(1).decode()
-    return ""
-
-
-def xml(body):
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
 def fault_response(protocol, kind, method):
@@ -202,53 +133,16 @@ class Faults:
             }
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive with the SDK's connection pool
-    server_version = "fault-proxy"
+class Handler(awsproxy.Handler):
+    server_version = name = "fault-proxy"
     # Set on the class by main().
-    upstream = ("127.0.0.1", 0)
     faults = None
-    delay = 0.0
-    verbose = False
-
-    def log_message(self, fmt, *args):
-        if self.verbose:
-            sys.stderr.write("fault-proxy: %s\n" % (fmt % args))
-
-    def read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts = []
-            while True:
-                line = self.rfile.readline(65537)
-                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    break
-                parts.append(self.rfile.read(size))
-                self.rfile.readline(3)  # CRLF after the chunk
-            return b"".join(parts)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def reply(self, status, headers, body, head_length=None):
-        if self.delay:
-            time.sleep(self.delay)
-        self.send_response(status)
-        for k, v in headers:
-            self.send_header(k, v)
-        if not (100 <= status < 200 or status in (204, 304)):
-            self.send_header("Content-Length", str(head_length if head_length is not None else len(body)))
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
 
     def handle_any(self):
         body = self.read_body()
         path = self.path
         if self.command == "GET" and path == STATS_PATH and "Authorization" not in self.headers:
-            data = json.dumps(self.faults.snapshot()).encode()
-            self.reply(200, [("Content-Type", "application/json")], data)
+            self.json_reply(200, self.faults.snapshot())
             return
         query = urllib.parse.urlsplit(path).query
         if not path.startswith("/moto-api/"):
@@ -268,58 +162,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def forward(self, body, relay=True):
         """Sends the request upstream and relays the answer (or, without
         RELAY, drops it). False if the upstream failed (a 502 was sent)."""
-        host, port = self.upstream
-        conn = http.client.HTTPConnection(host, port, timeout=300)
-        try:
-            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for k, v in self.headers.items():
-                if k.lower() not in HOP_BY_HOP:
-                    conn.putheader(k, v)
-            if body or "Content-Length" in self.headers or "Transfer-Encoding" in self.headers:
-                conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body or None)
-            resp = conn.getresponse()
-            data = resp.read()
-            headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
-            head_length = None
-            if self.command == "HEAD":
-                head_length = resp.getheader("Content-Length", "0")
-        except (OSError, http.client.HTTPException) as e:
-            self.faults.count("upstream_errors")
-            sys.stderr.write(f"fault-proxy: upstream {host}:{port} failed for {self.command} {self.path}: {e}\n")
-            self.reply(502, [("Content-Type", "text/plain")], f"fault-proxy: upstream failed: {e}\n".encode())
+        answer = self.fetch(body)
+        if answer is None:
             return False
-        finally:
-            conn.close()
         if relay:
             self.faults.count("forwarded")
-            self.reply(resp.status, headers, data, head_length)
+            self.reply(*answer)
         return True
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = handle_any
-
-
-def loopback(host):
-    """True if HOST (a name or an address) resolves to loopback addresses only."""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
-
-
-def env(name, default=None):
-    v = os.environ.get(name)
-    return v if v not in (None, "") else default
+    def upstream_failed(self):
+        self.faults.count("upstream_errors")
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--upstream", default=env("FAULT_PROXY_UPSTREAM", env("ANALYTICS_MOTO_URL")),
-                   help="the emulator's URL, e.g. http://127.0.0.1:5000 (loopback only)")
-    p.add_argument("--port", type=int, default=int(env("FAULT_PROXY_PORT", "0")),
-                   help="port on 127.0.0.1 (default: a free one)")
+    add_upstream_args(p, "FAULT_PROXY")
     p.add_argument("--fault-rate", type=float, default=float(env("FAULT_PROXY_RATE", "0.1")),
                    help="share of requests answered with a fault, 0 to 1 (default 0.1)")
     p.add_argument("--kinds", default=env("FAULT_PROXY_KINDS", "throttle,500"),
@@ -328,20 +186,9 @@ def parse_args(argv):
                    help="latency added to every answer, in ms (default 0)")
     p.add_argument("--seed", type=int, default=None if env("FAULT_PROXY_SEED") is None
                    else int(env("FAULT_PROXY_SEED")), help="seed of the fault draws (default: random)")
-    p.add_argument("--port-file", default=env("FAULT_PROXY_PORT_FILE"),
-                   help="write the port here once listening")
-    p.add_argument("--stop-on-stdin-eof", action="store_true",
-                   help="also stop when stdin closes (give it a pipe from the parent)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log each request and fault on stderr")
+    add_run_args(p, "FAULT_PROXY", "log each request and fault on stderr")
     a = p.parse_args(argv)
-    if not a.upstream:
-        p.error("--upstream is required (or FAULT_PROXY_UPSTREAM / ANALYTICS_MOTO_URL)")
-    u = urllib.parse.urlsplit(a.upstream)
-    if u.scheme != "http" or not u.hostname:
-        p.error(f"--upstream {a.upstream!r}: expected http://HOST[:PORT]")
-    if not loopback(u.hostname):
-        p.error(f"--upstream {a.upstream!r}: only a loopback upstream is allowed")
-    a.upstream_addr = (u.hostname, u.port or 80)
+    check_upstream(p, a, "FAULT_PROXY")
     if not 0 <= a.fault_rate <= 1:
         p.error("--fault-rate must be between 0 and 1")
     kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]
@@ -362,40 +209,8 @@ def main(argv):
     Handler.faults = Faults(a.fault_rate, a.kinds, a.seed)
     Handler.delay = a.delay_ms / 1000.0
     Handler.verbose = a.verbose
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    server.daemon_threads = True
-    port = server.server_address[1]
-    if a.port_file:
-        tmp = f"{a.port_file}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(f"{port}\n")
-        os.replace(tmp, a.port_file)
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    if a.stop_on_stdin_eof:
-        def watch_stdin():
-            try:
-                while sys.stdin.buffer.read(4096):
-                    pass
-            except OSError:
-                pass
-            stop.set()
-        threading.Thread(target=watch_stdin, daemon=True).start()
-
-    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    serving.start()
-    sys.stderr.write(f"fault-proxy: http://127.0.0.1:{port} -> http://{a.upstream_addr[0]}:{a.upstream_addr[1]}"
-                     f" (fault rate {a.fault_rate}, kinds {','.join(a.kinds)}, delay {a.delay_ms} ms,"
-                     f" seed {a.seed})\n")
-    sys.stderr.flush()
-    while not stop.wait(1.0):
-        pass
-    server.shutdown()
-    server.server_close()
-    sys.stderr.write(f"fault-proxy: stopped; {json.dumps(Handler.faults.snapshot())}\n")
-    return 0
+    return awsproxy.serve(Handler, a, f"(fault rate {a.fault_rate}, kinds {','.join(a.kinds)},"
+                          f" delay {a.delay_ms} ms, seed {a.seed})", Handler.faults.snapshot)
 
 
 if __name__ == "__main__":
