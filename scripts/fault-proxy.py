@@ -23,6 +23,9 @@ that took effect, which tests the tools' idempotency. Requests under
 /moto-api/, and requests of no known service, are always forwarded. `GET /fault-proxy/stats` answers JSON
 {"forwarded": N, "faults": N, "faults_by_kind": {...}, "faults_by_service": {...}}
 (forwarded: answers relayed from the emulator; a `lost` one counts as a fault).
+With --lose-first OPS, the first answer to each named operation (the query
+Action or JSON target, e.g. ImportKeyPair) is lost, whatever the draws: a
+test of chosen calls that does not hang on the order concurrent calls arrive.
 
 Listens on 127.0.0.1 only and forwards to a loopback upstream only. Stops
 cleanly on SIGTERM or SIGINT (and, with --stop-on-stdin-eof, when its stdin
@@ -33,7 +36,7 @@ Python 3 standard library only.
       --kinds throttle,500 --seed 7 --port-file /tmp/p
 Every flag also reads an env var: FAULT_PROXY_UPSTREAM (else
 ANALYTICS_MOTO_URL), FAULT_PROXY_PORT, FAULT_PROXY_RATE, FAULT_PROXY_KINDS,
-FAULT_PROXY_DELAY_MS, FAULT_PROXY_SEED, FAULT_PROXY_PORT_FILE.
+FAULT_PROXY_DELAY_MS, FAULT_PROXY_SEED, FAULT_PROXY_LOSE_FIRST, FAULT_PROXY_PORT_FILE.
 """
 
 import argparse
@@ -105,6 +108,20 @@ class Faults:
         self.upstream_errors = 0
         self.by_kind = {k: 0 for k in kinds}
         self.by_service = {}
+        self.lose_ops = set()
+        self.lost_ops = set()
+
+    def lose_first(self, op, service):
+        """Whether this request is the first of an operation named by
+        --lose-first (its answer is then lost); consumes no draw."""
+        with self.lock:
+            if op not in self.lose_ops or op in self.lost_ops:
+                return False
+            self.lost_ops.add(op)
+            self.by_kind["lost"] = self.by_kind.get("lost", 0) + 1
+            key = f"{service}:lost"
+            self.by_service[key] = self.by_service.get(key, 0) + 1
+            return True
 
     def draw(self, service):
         """The kind of fault for this request, or None to forward it."""
@@ -148,9 +165,13 @@ class Handler(awsproxy.Handler):
         if not path.startswith("/moto-api/"):
             service = service_of(self.headers, query)
             protocol = protocol_of(service, self.headers.get("Content-Type"))
-            kind = self.faults.draw(service) if protocol else None
+            op = operation(self.headers, body)
+            if protocol and self.faults.lose_first(op, service):
+                kind = "lost"
+            else:
+                kind = self.faults.draw(service) if protocol else None
             if kind:
-                self.log_message("%s %s %s %s -> fault %s", service, operation(self.headers, body), self.command,
+                self.log_message("%s %s %s %s -> fault %s", service, op, self.command,
                                  path.split("?", 1)[0], kind)
                 if kind == "lost" and not self.forward(body, relay=False):
                     return
@@ -186,6 +207,8 @@ def parse_args(argv):
                    help="latency added to every answer, in ms (default 0)")
     p.add_argument("--seed", type=int, default=None if env("FAULT_PROXY_SEED") is None
                    else int(env("FAULT_PROXY_SEED")), help="seed of the fault draws (default: random)")
+    p.add_argument("--lose-first", default=env("FAULT_PROXY_LOSE_FIRST", ""), metavar="OPS",
+                   help="comma-separated operations whose first answer is lost (default none)")
     add_run_args(p, "FAULT_PROXY", "log each request and fault on stderr")
     a = p.parse_args(argv)
     check_upstream(p, a, "FAULT_PROXY")
@@ -207,6 +230,7 @@ def main(argv):
     a = parse_args(argv)
     Handler.upstream = a.upstream_addr
     Handler.faults = Faults(a.fault_rate, a.kinds, a.seed)
+    Handler.faults.lose_ops = {o.strip() for o in a.lose_first.split(",") if o.strip()}
     Handler.delay = a.delay_ms / 1000.0
     Handler.verbose = a.verbose
     return awsproxy.serve(Handler, a, f"(fault rate {a.fault_rate}, kinds {','.join(a.kinds)},"

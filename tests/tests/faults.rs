@@ -34,6 +34,12 @@ struct FaultProxy {
 
 impl FaultProxy {
     fn start(upstream: &str, rate: f64, kinds: &str, seed: u64, delay_ms: u64) -> FaultProxy {
+        FaultProxy::start_losing(upstream, rate, kinds, seed, delay_ms, "")
+    }
+
+    /// As [`FaultProxy::start`], also losing the first answer to each of
+    /// `lose_first` (comma-separated operations), whatever the draws.
+    fn start_losing(upstream: &str, rate: f64, kinds: &str, seed: u64, delay_ms: u64, lose_first: &str) -> FaultProxy {
         let dir = tempfile::tempdir().expect("temporary directory");
         let port_file = dir.path().join("port");
         let log = dir.path().join("fault-proxy.log");
@@ -42,7 +48,7 @@ impl FaultProxy {
             .args(["--upstream", upstream, "--port-file"])
             .arg(&port_file)
             .args(["--fault-rate", &rate.to_string(), "--kinds", kinds, "--seed", &seed.to_string()])
-            .args(["--delay-ms", &delay_ms.to_string(), "--stop-on-stdin-eof", "-v"])
+            .args(["--delay-ms", &delay_ms.to_string(), "--lose-first", lose_first, "--stop-on-stdin-eof", "-v"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("proxy log"))
@@ -390,6 +396,9 @@ struct LostStep {
     kinds: &'static str,
     seed: u64,
     lost: &'static [&'static str],
+    /// Lost whatever the draws (for a tool whose calls run concurrently, so
+    /// that which call gets which draw depends on arrival order).
+    lose_first: &'static str,
 }
 
 /// Rate of faults in [`creates_survive_lost_answers`]: high, so that the
@@ -411,19 +420,22 @@ const LOST_STEPS: [LostStep; 4] = [
         kinds: "lost",
         seed: 56,
         lost: &["CreateInternetGateway", "AttachInternetGateway", "CreateRoute"],
+        lose_first: "",
     },
-    LostStep { tool: "mk-sg", kinds: "lost,throttle", seed: 7, lost: &["CreateSecurityGroup"] },
+    LostStep { tool: "mk-sg", kinds: "lost,throttle", seed: 7, lost: &["CreateSecurityGroup"], lose_first: "" },
     // Twice in a row (that is two keys without secret to clean up).
-    LostStep { tool: "mk-iam", kinds: "lost,throttle", seed: 19, lost: &["CreateAccessKey"] },
+    LostStep { tool: "mk-iam", kinds: "lost,throttle", seed: 19, lost: &["CreateAccessKey"], lose_first: "" },
     // mk-ec2 makes its keys itself and imports them; the SDK's retry of a
     // lost AssociateAddress re-associates the address with the same host.
-    // The seed must not lose RunInstances: the emulator ignores ClientToken
-    // (AWS returns the same instance), so its retry launches a second host.
+    // RunInstances must not be lost: the emulator ignores ClientToken (AWS
+    // returns the same instance), so its retry launches a second host. Its
+    // key pairs and hosts go at once, so the losses are named, not drawn.
     LostStep {
         tool: "mk-ec2",
-        kinds: "lost,throttle",
+        kinds: "throttle",
         seed: 160,
         lost: &["ImportKeyPair", "AllocateAddress", "AssociateAddress"],
+        lose_first: "ImportKeyPair,AllocateAddress,AssociateAddress",
     },
 ];
 
@@ -474,7 +486,7 @@ async fn creates_survive_lost_answers() {
             }
             std::fs::remove_file(rb.secrets.join(format!("{user}.access-key.json"))).unwrap();
         }
-        let proxy = FaultProxy::start(&moto_url(), LOST_RATE, step.kinds, step.seed, 0);
+        let proxy = FaultProxy::start_losing(&moto_url(), LOST_RATE, step.kinds, step.seed, 0, step.lose_first);
         let r = run(tool(step.tool).args(args(step.tool, &vpc_id)).env("AWS_ENDPOINT_URL", &proxy.url));
         let log = proxy.log();
         assert_eq!(r.status, 0, "{} failed through lost answers:\n{}\nproxy:\n{log}", step.tool, r.stderr);
