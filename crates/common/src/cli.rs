@@ -64,6 +64,36 @@ pub trait ToolArgs: Parser {
     }
 }
 
+/// The [`ToolArgs`] of a converging tool's `Args` whose flags are the
+/// fields `converge` ([`ConvergeArgs`]) and `log` ([`LogArgs`]); with
+/// `destroy`, also `Args::destroy()` from its field `destroying`
+/// ([`DestroyArgs`]):
+/// `common::converge_args!(Args, destroy);`
+#[macro_export]
+macro_rules! converge_args {
+    ($args:ty) => {
+        impl $crate::cli::ToolArgs for $args {
+            fn log_args(&self) -> &$crate::LogArgs {
+                &self.log
+            }
+
+            fn converge(&self) -> Option<&$crate::ConvergeArgs> {
+                Some(&self.converge)
+            }
+        }
+    };
+    ($args:ty, destroy) => {
+        $crate::converge_args!($args);
+
+        impl $args {
+            /// Whether this run removes what the tool made (`--destroy`).
+            pub fn destroy(&self) -> bool {
+                self.destroying.destroy
+            }
+        }
+    };
+}
+
 /// One run of a tool: the report it builds and the calls it counts.
 #[derive(Debug)]
 pub struct Run {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use common::aws::AwsArgs;
-use common::cli::ToolArgs;
 use common::{ConvergeArgs, DestroyArgs, LogArgs, SecretsArgs, WaitArgs};
 
 const EXAMPLES: &str = "\
@@ -99,21 +98,7 @@ pub struct Args {
     pub log: LogArgs,
 }
 
-impl ToolArgs for Args {
-    fn log_args(&self) -> &LogArgs {
-        &self.log
-    }
-
-    fn converge(&self) -> Option<&ConvergeArgs> {
-        Some(&self.converge)
-    }
-}
-
-impl Args {
-    pub fn destroy(&self) -> bool {
-        self.destroying.destroy
-    }
-}
+common::converge_args!(Args, destroy);
 
 #[cfg(test)]
 mod tests {

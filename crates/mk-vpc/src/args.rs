@@ -2,7 +2,6 @@
 
 use clap::Parser;
 use common::aws::AwsArgs;
-use common::cli::ToolArgs;
 use common::{ConvergeArgs, DestroyArgs, LogArgs};
 
 const EXAMPLES: &str = "\
@@ -43,18 +42,4 @@ pub struct Args {
     pub log: LogArgs,
 }
 
-impl ToolArgs for Args {
-    fn log_args(&self) -> &LogArgs {
-        &self.log
-    }
-
-    fn converge(&self) -> Option<&ConvergeArgs> {
-        Some(&self.converge)
-    }
-}
-
-impl Args {
-    pub fn destroy(&self) -> bool {
-        self.destroying.destroy
-    }
-}
+common::converge_args!(Args, destroy);
