@@ -165,6 +165,7 @@ async fn send_create_instance(
             .storage_encrypted(true)
             .publicly_accessible(false)
             .backup_retention_period(spec.backup_days)
+            .engine_lifecycle_support(spec.lifecycle)
             .copy_tags_to_snapshot(true)
             .master_username(&spec.master_username)
             .master_user_password(password.expose())
@@ -213,13 +214,15 @@ async fn create_instance(
     settled
 }
 
-/// One `ModifyDBInstance`, applied immediately; sent again while the
-/// instance is busy with another change or a new group has not reached RDS.
+/// One `ModifyDBInstance`, with the modification's `ApplyImmediately`
+/// (always sent, `false` too); sent again while the instance is busy
+/// (`InvalidDBInstanceState`: creating, backing-up, modifying) or a new
+/// group has not reached RDS.
 async fn modify_instance(rds: &aws_sdk_rds::Client, id: &str, m: &Modification) -> anyhow::Result<()> {
     eventually(|| {
         rds.modify_db_instance()
             .db_instance_identifier(id)
-            .apply_immediately(true)
+            .apply_immediately(m.apply_immediately)
             .set_db_instance_class(m.class.clone())
             .set_allocated_storage(m.storage_gb)
             .set_storage_type(m.storage_type.clone())

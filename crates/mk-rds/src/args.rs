@@ -3,7 +3,6 @@
 
 use clap::Parser;
 use common::aws::AwsArgs;
-use common::cli::ToolArgs;
 use common::{ConvergeArgs, DestroyArgs, LogArgs, SecretsArgs, WaitArgs};
 
 const EXAMPLES: &str = "\
@@ -11,7 +10,8 @@ Examples:
   mk-rds --client acme                          # needs acme-emr-rds (made by mk-sg)
   mk-rds --client acme --no-wait                # start creating; a later run waits for it
   mk-rds --client acme --join-sg edxapp-prod    # also let EMR reach the edxapp database
-  mk-rds --client acme --engine-version 8.4 --instance-class db.t3.large --storage-gb 50
+  mk-rds --client acme --join-sg edxapp-prod --apply-immediately   # and apply its pending changes now
+  mk-rds --client acme --instance-class db.t3.large --storage-gb 50
   mk-rds --client acme --dry-run                # what would change (drift detection)
   mk-rds --client acme --destroy                # final snapshot <id>-final-<UTC time>, then delete
 
@@ -23,30 +23,34 @@ re-run never changes it:
 /// Create (or converge) the MySQL RDS instance of an Open edX analytics
 /// deployment.
 ///
-/// MySQL 8.0 or 8.4, 20 GB of encrypted gp3 storage, not publicly
-/// accessible, at least 7 days of backups, in a DB subnet group made from
-/// the VPC's subnets, in the <client>-emr-rds security group and the VPC's
-/// default group. On an existing instance, class, storage (it only grows),
-/// backups (only more), security groups (others are kept) and public
-/// access are corrected with one ModifyDBInstance, applied immediately.
+/// MySQL 8.4 (8.0 left RDS standard support on 2026-07-31 and is billed
+/// RDS Extended Support), created with Extended Support disabled; 20 GB of encrypted gp3 storage, not publicly accessible, at
+/// least 7 days of backups, in a DB subnet group made from the VPC's
+/// subnets, in the <client>-emr-rds security group and the VPC's default
+/// group. On an existing instance, class, storage (it only grows), backups
+/// (only more), security groups (others are kept) and public access are
+/// corrected with one ModifyDBInstance, applied immediately. Instances of
+/// --join-sg are modified with ApplyImmediately=false unless
+/// --apply-immediately is given.
 #[derive(Parser, Debug)]
 #[command(name = "mk-rds", version, after_help = EXAMPLES)]
 // The shared flags, with the help and place mk-rds has always given them.
 #[command(mut_arg("dry_run", |a| {
-    a.help("Report what would change; change nothing").help_heading("Database").display_order(8)
+    a.help("Report what would change; change nothing").help_heading("Database").display_order(9)
 }))]
 #[command(mut_arg("destroy", |a| {
     a.help("Delete the instance and its subnet group (only if tagged for this client)")
         .help_heading("Database")
-        .display_order(9)
+        .display_order(10)
 }))]
 pub struct Args {
     #[command(flatten)]
     pub converge: ConvergeArgs,
     #[command(flatten)]
     pub destroying: DestroyArgs,
-    /// MySQL version: 8.0 or 8.4, or a minor such as 8.0.39
-    #[arg(long, value_name = "VERSION", default_value = "8.0", help_heading = "Database", display_order = 1)]
+    /// MySQL version: 8.4, or a minor such as 8.4.3 (RDS picks its default
+    /// 8.4 minor); 8.0 is past RDS standard support: billed Extended Support
+    #[arg(long, value_name = "VERSION", default_value = "8.4", help_heading = "Database", display_order = 1)]
     pub engine_version: String,
     /// Instance class
     #[arg(long, value_name = "CLASS", default_value = "db.t3.medium", help_heading = "Database", display_order = 2)]
@@ -64,11 +68,18 @@ pub struct Args {
     /// other groups (repeatable); with --destroy, take it away again
     #[arg(long = "join-sg", value_name = "DBID", num_args = 1.., help_heading = "Database", display_order = 6)]
     pub join_sg: Vec<String>,
+    /// With --join-sg: modify those instances with ApplyImmediately=true,
+    /// which also applies their pending modifications now (some restart the
+    /// database); by default ApplyImmediately=false leaves those for the
+    /// instance's maintenance window (RDS applies a security group change
+    /// as soon as possible either way)
+    #[arg(long, requires = "join_sg", help_heading = "Database", display_order = 7)]
+    pub apply_immediately: bool,
     /// VPC of the instance [default: the region's default VPC]
-    #[arg(long, value_name = "VPC_ID", help_heading = "Database", display_order = 7)]
+    #[arg(long, value_name = "VPC_ID", help_heading = "Database", display_order = 8)]
     pub vpc_id: Option<String>,
     /// With --destroy: no final snapshot
-    #[arg(long, requires = "destroy", help_heading = "Database", display_order = 10)]
+    #[arg(long, requires = "destroy", help_heading = "Database", display_order = 11)]
     pub skip_final_snapshot: bool,
     /// DB instance identifier [default: <client>-analytics]
     #[arg(long, value_name = "ID", help_heading = "Names")]
@@ -89,21 +100,7 @@ pub struct Args {
     pub log: LogArgs,
 }
 
-impl ToolArgs for Args {
-    fn log_args(&self) -> &LogArgs {
-        &self.log
-    }
-
-    fn converge(&self) -> Option<&ConvergeArgs> {
-        Some(&self.converge)
-    }
-}
-
-impl Args {
-    pub fn destroy(&self) -> bool {
-        self.destroying.destroy
-    }
-}
+common::converge_args!(Args, destroy);
 
 #[cfg(test)]
 mod tests {
@@ -126,5 +123,9 @@ mod tests {
         let e = Args::try_parse_from(["mk-rds", "--client", "acme", "--skip-final-snapshot"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
         assert!(Args::try_parse_from(["mk-rds", "--client", "acme", "--dry-run"]).unwrap().dry_run());
+        let e = Args::try_parse_from(["mk-rds", "--client", "acme", "--apply-immediately"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument, "only with --join-sg");
+        let a = Args::try_parse_from(["mk-rds", "--client", "acme", "--join-sg", "edx", "--apply-immediately"]);
+        assert!(a.unwrap().apply_immediately);
     }
 }

@@ -22,6 +22,8 @@ pub struct DesiredInstance {
     pub vpc_id: Option<String>,
     /// Other instances (the edxapp database) that join the EMR-RDS group.
     pub join: Vec<String>,
+    /// `--apply-immediately`: their ModifyDBInstance has ApplyImmediately=true.
+    pub apply_immediately: bool,
 }
 
 /// Storage every instance gets: encrypted gp3.
@@ -64,7 +66,7 @@ pub fn instance_id(flag: &str, s: &str) -> anyhow::Result<String> {
     }
 }
 
-/// MySQL 8.0 or 8.4, as `8.0` (RDS picks the default minor) or `8.0.39`.
+/// MySQL 8.4 or 8.0, as `8.4` (RDS picks its default minor) or `8.4.3`.
 /// Checked by shape: the emulator has no DescribeDBEngineVersions.
 pub fn engine_version(s: &str) -> anyhow::Result<String> {
     let mut parts = s.split('.');
@@ -165,6 +167,7 @@ pub fn instance(args: &Args, d: &Deployment) -> anyhow::Result<DesiredInstance> 
         emr_rds_group: args.emr_rds_group.clone().unwrap_or_else(|| d.name("emr-rds")),
         vpc_id: args.vpc_id.as_deref().map(vpc_id).transpose()?,
         join,
+        apply_immediately: args.apply_immediately,
         id,
     })
 }
@@ -186,14 +189,14 @@ mod tests {
     fn defaults() {
         let w = parse(&[]).unwrap();
         assert_eq!(w.id, "acme-analytics");
-        assert_eq!(w.engine_version, "8.0");
+        assert_eq!(w.engine_version, "8.4", "MySQL 8.0 left RDS standard support on 2026-07-31");
         assert_eq!(w.class, "db.t3.medium");
         assert_eq!((w.storage_gb, w.backup_days), (20, 7));
         assert_eq!(w.master_username, "admin");
         assert_eq!(w.subnet_group, "acme-analytics");
         assert_eq!(w.emr_rds_group, "acme-emr-rds");
         assert_eq!(w.vpc_id, None);
-        assert!(w.join.is_empty());
+        assert!(w.join.is_empty() && !w.apply_immediately);
         assert_eq!(w.password_file(), "rds-acme-analytics.master-password");
     }
 
@@ -211,6 +214,7 @@ mod tests {
             "other",
             "--join-sg",
             "edxapp-db",
+            "--apply-immediately",
             "--vpc-id",
             "vpc-0a1b2c3d",
         ])
@@ -219,6 +223,7 @@ mod tests {
         assert_eq!(w.engine_version, "8.4.3");
         assert_eq!(w.class, "db.r6g.large");
         assert_eq!(w.join, ["edxapp-db", "other"]);
+        assert!(w.apply_immediately);
         assert_eq!(w.vpc_id.as_deref(), Some("vpc-0a1b2c3d"));
     }
 
@@ -235,7 +240,7 @@ mod tests {
 
     #[test]
     fn versions_match_by_prefix_only_for_major_minor() {
-        let mut w = parse(&[]).unwrap();
+        let mut w = parse(&["--engine-version", "8.0"]).unwrap();
         assert!(w.version_matches("8.0") && w.version_matches("8.0.39"));
         assert!(!w.version_matches("8.4.3") && !w.version_matches("8.01"));
         w.engine_version = "8.0.39".into();

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 use crate::desired::DesiredInstance;
 use crate::observed::Observed;
 use crate::op::{
-    DESTROY_INSTANCE, DESTROY_MEMBERSHIPS, DESTROY_SUBNET_GROUP, KIND_INSTANCE, KIND_MEMBERSHIP, KIND_SUBNET_GROUP,
-    Modification, Op, Plan, Step, membership_name, pairs,
+    DESTROY_INSTANCE, DESTROY_MEMBERSHIPS, DESTROY_SUBNET_GROUP, KIND_INSTANCE, KIND_SUBNET_GROUP, Op, Plan, Step,
+    pairs,
 };
 
 /// Options of the destroy path.
@@ -32,32 +32,12 @@ pub fn utc_stamp(t: OffsetDateTime) -> String {
 }
 
 /// The EMR-RDS group taken away from the `--join-sg` instances, keeping
-/// their other groups.
+/// their other groups ([`crate::join::leave_step`]).
 fn memberships(want: &DesiredInstance, o: &Observed, plan: &mut Plan) {
     for j in &o.joins {
-        let Some(group) = &j.emr_rds_group else { continue };
-        if !j.groups.contains(group) {
-            continue;
+        if let Some(step) = crate::join::leave_step(want, j, plan) {
+            plan.step(step.in_phase(DESTROY_MEMBERSHIPS));
         }
-        let rest: Vec<String> = j.groups.iter().filter(|g| *g != group).cloned().collect();
-        if rest.is_empty() {
-            plan.finding(
-                Finding::warning(format!(
-                    "DB instance {} has no security group but {}: left as it is (an instance needs one)",
-                    j.id, want.emr_rds_group
-                ))
-                .with_code("membership-kept")
-                .about(&j.id),
-            );
-            continue;
-        }
-        let change =
-            Change::new(KIND_MEMBERSHIP, membership_name(&j.id, &want.emr_rds_group), Action::Delete).with_id(group);
-        let modification = Modification { group_ids: Some(rest), ..Default::default() };
-        plan.step(
-            Step::new(change, vec![Op::ModifyInstance { id: j.id.clone(), modification }])
-                .in_phase(DESTROY_MEMBERSHIPS),
-        );
     }
 }
 
@@ -118,6 +98,7 @@ mod tests {
     use super::*;
     use crate::fixtures::{actions, converged, d, want};
     use crate::observed::ObservedJoin;
+    use crate::op::KIND_MEMBERSHIP;
 
     const T: i64 = 1_700_000_000;
 
@@ -133,6 +114,7 @@ mod tests {
             vpc_id: Some("vpc-1".into()),
             groups: vec!["sg-edxapp".into(), "sg-emr".into()],
             emr_rds_group: Some("sg-emr".into()),
+            ..Default::default()
         });
         let opts = DestroyOptions { skip_final_snapshot: false, waits: true, now: at(T) };
         let p = plan_destroy(&d(), &want(), &o, opts);

@@ -8,13 +8,14 @@
 use common::error::bad_input;
 use common::{Action, Change, Deployment, Finding};
 use serde_json::json;
+use time::Date;
 
 use crate::desired::DesiredInstance;
 use crate::instance::{group_ids, instance_step};
-use crate::observed::{Network, Observed, ObservedJoin, ObservedSubnetGroup};
+use crate::join::join_step;
+use crate::observed::{Network, Observed, ObservedSubnetGroup};
 use crate::op::{
-    ENSURE_INSTANCE, ENSURE_MEMBERSHIPS, ENSURE_SUBNET_GROUP, KIND_MEMBERSHIP, KIND_SUBNET_GROUP, Modification, Op,
-    Plan, Step, membership_name, other_client, pairs,
+    ENSURE_INSTANCE, ENSURE_MEMBERSHIPS, ENSURE_SUBNET_GROUP, KIND_SUBNET_GROUP, Op, Plan, Step, other_client, pairs,
 };
 
 fn create_subnet_group(d: &Deployment, want: &DesiredInstance, net: &Network) -> anyhow::Result<Step> {
@@ -89,29 +90,10 @@ fn subnet_group_step(
     Ok(Step::new(c, ops))
 }
 
-fn join_step(want: &DesiredInstance, j: &ObservedJoin) -> anyhow::Result<Step> {
-    let Some(group) = &j.emr_rds_group else {
-        anyhow::bail!(
-            "--join-sg {}: no security group {} in its VPC {}: run mk-sg for that VPC first",
-            j.id,
-            want.emr_rds_group,
-            j.vpc_id.as_deref().unwrap_or("(none)")
-        );
-    };
-    let change =
-        |action| Change::new(KIND_MEMBERSHIP, membership_name(&j.id, &want.emr_rds_group), action).with_id(group);
-    if j.groups.contains(group) {
-        return Ok(Step::unchanged(change(Action::Unchanged)));
-    }
-    let mut all = j.groups.clone();
-    all.push(group.clone());
-    let modification = Modification { group_ids: Some(all), ..Default::default() };
-    Ok(Step::new(change(Action::Create), vec![Op::ModifyInstance { id: j.id.clone(), modification }]))
-}
-
 /// The converge: subnet group, then the instance in it, then the
-/// memberships of other instances.
-pub fn plan_ensure(d: &Deployment, want: &DesiredInstance, o: &Observed) -> anyhow::Result<Plan> {
+/// memberships of other instances ([`crate::join`]); `today` dates the
+/// findings on versions past RDS standard support.
+pub fn plan_ensure(d: &Deployment, want: &DesiredInstance, o: &Observed, today: Date) -> anyhow::Result<Plan> {
     let mut plan = Plan::default();
     let net = &o.network;
     let Some(group_ids) = group_ids(net) else {
@@ -124,8 +106,8 @@ pub fn plan_ensure(d: &Deployment, want: &DesiredInstance, o: &Observed) -> anyh
         );
     };
     let sg = subnet_group_step(d, want, net, o.subnet_group.as_ref(), &mut plan)?;
-    let inst = instance_step(d, want, &group_ids, net, o.instance.as_ref(), &mut plan)?;
-    let joins = o.joins.iter().map(|j| join_step(want, j)).collect::<anyhow::Result<Vec<_>>>()?;
+    let inst = instance_step(d, want, &group_ids, net, o.instance.as_ref(), today, &mut plan)?;
+    let joins = o.joins.iter().map(|j| join_step(want, j, today, &mut plan)).collect::<anyhow::Result<Vec<_>>>()?;
     plan.step(sg.in_phase(ENSURE_SUBNET_GROUP));
     plan.step(inst.in_phase(ENSURE_INSTANCE));
     for j in joins {
@@ -137,13 +119,14 @@ pub fn plan_ensure(d: &Deployment, want: &DesiredInstance, o: &Observed) -> anyh
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{actions, converged, d, net, want};
+    use crate::fixtures::{actions, converged, d, net, today, want};
+    use crate::observed::ObservedJoin;
     use crate::op::{KIND_INSTANCE, changes_instance, creates_instance};
 
     #[test]
     fn empty_account_creates_subnet_group_then_instance() {
         let o = Observed { network: net(), ..Default::default() };
-        let p = plan_ensure(&d(), &want(), &o).unwrap();
+        let p = plan_ensure(&d(), &want(), &o, today()).unwrap();
         assert_eq!(
             actions(&p),
             [(KIND_SUBNET_GROUP, "acme-analytics", Action::Create), (KIND_INSTANCE, "acme-analytics", Action::Create)]
@@ -165,7 +148,7 @@ mod tests {
 
     #[test]
     fn converged_is_unchanged() {
-        let p = plan_ensure(&d(), &want(), &converged()).unwrap();
+        let p = plan_ensure(&d(), &want(), &converged(), today()).unwrap();
         assert!(p.steps.iter().all(|s| s.ops.is_empty() && s.change().action == Action::Unchanged));
         assert!(p.findings.is_empty(), "{:?}", p.findings);
         assert!(!changes_instance(&p));
@@ -175,15 +158,15 @@ mod tests {
     fn prerequisites() {
         let mut o = Observed { network: net(), ..Default::default() };
         o.network.emr_rds_group = None;
-        let e = plan_ensure(&d(), &want(), &o).unwrap_err().to_string();
+        let e = plan_ensure(&d(), &want(), &o, today()).unwrap_err().to_string();
         assert!(e.contains("acme-emr-rds") && e.contains("mk-sg"), "{e}");
         let mut o = Observed { network: net(), ..Default::default() };
         o.network.subnets.truncate(1);
-        let e = plan_ensure(&d(), &want(), &o).unwrap_err().to_string();
+        let e = plan_ensure(&d(), &want(), &o, today()).unwrap_err().to_string();
         assert!(e.contains("two"), "{e}");
         let mut o = converged();
         o.instance.as_mut().unwrap().vpc_id = Some("vpc-2".into());
-        assert!(plan_ensure(&d(), &want(), &o).unwrap_err().to_string().contains("--vpc-id vpc-2"));
+        assert!(plan_ensure(&d(), &want(), &o, today()).unwrap_err().to_string().contains("--vpc-id vpc-2"));
     }
 
     #[test]
@@ -191,7 +174,7 @@ mod tests {
         let mut o = converged();
         o.network.subnets.push(("subnet-c".into(), "us-east-1c".into()));
         o.subnet_group.as_mut().unwrap().tags.truncate(1);
-        let p = plan_ensure(&d(), &want(), &o).unwrap();
+        let p = plan_ensure(&d(), &want(), &o, today()).unwrap();
         assert_eq!(p.steps[0].change().details, ["subnets", "tags"]);
         assert_eq!(
             p.steps[0].ops[0],
@@ -210,22 +193,23 @@ mod tests {
             vpc_id: Some("vpc-1".into()),
             groups: vec!["sg-edxapp".into()],
             emr_rds_group: Some("sg-emr".into()),
+            ..Default::default()
         };
         o.joins.push(j.clone());
-        let p = plan_ensure(&d(), &want(), &o).unwrap();
+        let p = plan_ensure(&d(), &want(), &o, today()).unwrap();
         assert_eq!(p.steps[2].change().name, "edxapp/acme-emr-rds");
         assert_eq!(p.steps[2].change().action, Action::Create);
         assert_eq!(p.steps[2].phase, ENSURE_MEMBERSHIPS);
-        let Op::ModifyInstance { id, modification } = &p.steps[2].ops[0] else { panic!() };
+        let Op::ModifyInstance { id, modification, .. } = &p.steps[2].ops[0] else { panic!() };
         assert_eq!(id, "edxapp");
         assert_eq!(modification.group_ids.as_deref().unwrap(), ["sg-edxapp", "sg-emr"]);
         assert!(!changes_instance(&p), "joining another instance is not a change of ours to wait for");
 
         o.joins[0].groups.push("sg-emr".into());
-        let p = plan_ensure(&d(), &want(), &o).unwrap();
+        let p = plan_ensure(&d(), &want(), &o, today()).unwrap();
         assert_eq!(p.steps[2].change().action, Action::Unchanged);
 
         o.joins[0].emr_rds_group = None;
-        assert!(plan_ensure(&d(), &want(), &o).unwrap_err().to_string().contains("--join-sg edxapp"));
+        assert!(plan_ensure(&d(), &want(), &o, today()).unwrap_err().to_string().contains("--join-sg edxapp"));
     }
 }

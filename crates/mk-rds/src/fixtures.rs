@@ -1,6 +1,7 @@
 //! Hand-made desired and observed states for the plan's unit tests.
 
 use common::{Action, ClientName, Deployment};
+use time::{Date, Month};
 
 use crate::desired::DesiredInstance;
 use crate::observed::{Network, Observed, ObservedInstance, ObservedSubnetGroup};
@@ -13,7 +14,7 @@ pub fn d() -> Deployment {
 pub fn want() -> DesiredInstance {
     DesiredInstance {
         id: "acme-analytics".into(),
-        engine_version: "8.0".into(),
+        engine_version: "8.4".into(),
         class: "db.t3.medium".into(),
         storage_gb: 20,
         backup_days: 7,
@@ -22,7 +23,13 @@ pub fn want() -> DesiredInstance {
         emr_rds_group: "acme-emr-rds".into(),
         vpc_id: None,
         join: vec![],
+        apply_immediately: false,
     }
+}
+
+/// The day the plans are made: MySQL 8.0 is past RDS standard support.
+pub fn today() -> Date {
+    Date::from_calendar_date(2026, Month::December, 3).unwrap()
 }
 
 pub fn net() -> Network {
@@ -39,7 +46,7 @@ pub fn our_instance() -> ObservedInstance {
         arn: "arn:aws:rds:us-east-1:1:db:acme-analytics".into(),
         status: "available".into(),
         engine: "mysql".into(),
-        engine_version: "8.0.39".into(),
+        engine_version: "8.4.3".into(),
         class: "db.t3.medium".into(),
         storage_gb: 20,
         storage_type: "gp3".into(),
@@ -53,6 +60,7 @@ pub fn our_instance() -> ObservedInstance {
         endpoint: Some(("acme-analytics.x.rds.amazonaws.com".into(), 3306)),
         tags: d().tags(),
         pending: false,
+        lifecycle: Some("open-source-rds-extended-support-disabled".into()),
     }
 }
 

@@ -1,16 +1,20 @@
-//! Planning the instance: created when missing; else the one
+//! Planning the instance: created when missing (with the
+//! `EngineLifecycleSupport` of [`crate::support`]); else the one
 //! modification that corrects its drift, tags it lacks, and warnings for
-//! what RDS cannot change in place (encryption, engine, master user). An
-//! instance not tagged for the client is adopted as it is; one tagged for
-//! another client is bad input. Pure.
+//! what RDS cannot change in place (encryption, engine, master user) and
+//! for a version past RDS standard support. An instance not tagged for the
+//! client is adopted as it is; one tagged for another client is bad input.
+//! Pure.
 
 use common::error::bad_input;
 use common::{Action, Change, Deployment, Finding};
 use serde_json::json;
+use time::Date;
 
 use crate::desired::{DesiredInstance, ENGINE, STORAGE_TYPE};
 use crate::observed::{Network, ObservedInstance};
 use crate::op::{InstanceSpec, KIND_INSTANCE, Modification, Op, Plan, Step, other_client, pairs};
+use crate::support;
 
 /// The groups the instance is in: the VPC's EMR-RDS group (`None` when the
 /// VPC has none) and its default group.
@@ -19,7 +23,10 @@ pub fn group_ids(net: &Network) -> Option<Vec<String>> {
     Some(std::iter::once(emr_rds).chain(net.default_group.clone()).collect())
 }
 
-fn create_instance(d: &Deployment, want: &DesiredInstance, group_ids: &[String]) -> Step {
+fn create_instance(d: &Deployment, want: &DesiredInstance, group_ids: &[String], today: Date, plan: &mut Plan) -> Step {
+    if let Some(f) = support::create_finding(&want.id, &want.engine_version, &want.class, today) {
+        plan.finding(f);
+    }
     Step::new(
         Change::new(KIND_INSTANCE, &want.id, Action::Create),
         vec![Op::CreateInstance(Box::new(InstanceSpec {
@@ -32,13 +39,15 @@ fn create_instance(d: &Deployment, want: &DesiredInstance, group_ids: &[String])
             subnet_group: want.subnet_group.clone(),
             group_ids: group_ids.to_vec(),
             tags: d.tags(),
+            lifecycle: support::create_lifecycle(&want.engine_version, today),
         }))],
     )
 }
 
-/// The one modification that corrects what differs and can be corrected.
+/// The one modification that corrects what differs and can be corrected,
+/// applied immediately (our own instance: nothing else is queued on it).
 fn modification(want: &DesiredInstance, group_ids: &[String], o: &ObservedInstance, plan: &mut Plan) -> Modification {
-    let mut m = Modification::default();
+    let mut m = Modification { apply_immediately: true, ..Default::default() };
     if o.class != want.class {
         m.class = Some(want.class.clone());
     }
@@ -142,9 +151,10 @@ pub fn instance_step(
     group_ids: &[String],
     net: &Network,
     o: Option<&ObservedInstance>,
+    today: Date,
     plan: &mut Plan,
 ) -> anyhow::Result<Step> {
-    let Some(o) = o else { return Ok(create_instance(d, want, group_ids)) };
+    let Some(o) = o else { return Ok(create_instance(d, want, group_ids, today, plan)) };
     let change = |action| Change::new(KIND_INSTANCE, &want.id, action).with_id(&o.arn);
     if let Some(other) = other_client(d, &o.tags) {
         return Err(bad_input(format!(
@@ -162,6 +172,9 @@ pub fn instance_step(
     }
     let m = modification(want, group_ids, o, plan);
     unchangeable(want, o, plan);
+    if let Some(f) = support::running_finding(&want.id, &o.engine, &o.engine_version, o.lifecycle.as_deref(), today) {
+        plan.finding(f);
+    }
     if !d.owns(pairs(&o.tags)) {
         let mut msg = format!("DB instance {} exists and was not created by mk-rds: adopted as it is", want.id);
         if !m.is_empty() {
@@ -191,14 +204,14 @@ mod tests {
     use common::deployment::TAG_CLIENT;
 
     use super::*;
-    use crate::fixtures::{converged, d, want};
+    use crate::fixtures::{converged, d, today, want};
     use crate::observed::Observed;
 
     /// The instance's step alone, in a plan with its findings.
     fn planned(o: &Observed) -> anyhow::Result<Plan> {
         let mut p = Plan::default();
         let groups = group_ids(&o.network).unwrap();
-        let step = instance_step(&d(), &want(), &groups, &o.network, o.instance.as_ref(), &mut p)?;
+        let step = instance_step(&d(), &want(), &groups, &o.network, o.instance.as_ref(), today(), &mut p)?;
         p.step(step);
         Ok(p)
     }
@@ -247,12 +260,36 @@ mod tests {
         let mut o = converged();
         let i = o.instance.as_mut().unwrap();
         i.encrypted = false;
-        i.engine_version = "8.4.3".into();
+        i.engine_version = "9.1.0".into(); // not the 8.4 asked for, in standard support
         i.master_username = "root".into();
         let p = planned(&o).unwrap();
         assert!(p.steps[0].ops.is_empty());
         assert_eq!(p.findings.len(), 3, "{:?}", p.findings);
         assert!(p.findings.iter().all(|f| f.severity == common::Severity::Warning));
+    }
+
+    #[test]
+    fn old_versions_say_what_they_cost() {
+        let mut o = converged();
+        o.instance.as_mut().unwrap().engine_version = "8.0.39".into();
+        o.instance.as_mut().unwrap().tags.clear();
+        o.instance.as_mut().unwrap().lifecycle = None; // not reported: the API's default, enrolled
+        let p = planned(&o).unwrap();
+        let f = p.findings.iter().find(|f| f.code == Some("extended-support")).expect("adopted 8.0");
+        assert!(f.message.contains("8.0.39") && f.message.contains("per vCPU-hour"), "{}", f.message);
+
+        let mut p = Plan::default();
+        let mut w = want();
+        let groups = group_ids(&o.network).unwrap();
+        let step = instance_step(&d(), &w, &groups, &o.network, None, today(), &mut p).unwrap();
+        let Op::CreateInstance(spec) = &step.ops[0] else { panic!() };
+        assert_eq!(spec.lifecycle, "open-source-rds-extended-support-disabled");
+        assert!(p.findings.is_empty(), "{:?}", p.findings);
+        w.engine_version = "8.0".into();
+        let step = instance_step(&d(), &w, &groups, &o.network, None, today(), &mut p).unwrap();
+        let Op::CreateInstance(spec) = &step.ops[0] else { panic!() };
+        assert_eq!(spec.lifecycle, "open-source-rds-extended-support", "AWS refuses 8.0 with it disabled");
+        assert_eq!(p.findings[0].code, Some("extended-support"));
     }
 
     #[test]

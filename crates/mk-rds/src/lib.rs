@@ -16,11 +16,13 @@ pub mod ensure;
 #[cfg(test)]
 mod fixtures;
 pub mod instance;
+pub mod join;
 pub mod observe;
 pub mod observed;
 pub mod op;
 pub mod password;
 pub mod plan;
+pub mod support;
 
 pub use args::Args;
 use common::{Finding, Run, SecretsDir, WaitArgs};
@@ -48,12 +50,9 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     } else {
         observe::observe(&c, &want, &aws.region).await?
     };
-    let opts = destroy.then(|| plan::DestroyOptions {
-        skip_final_snapshot: args.skip_final_snapshot,
-        waits,
-        now: time::OffsetDateTime::now_utc(),
-    });
-    let plan = plan::plan(&d, &want, &observed, opts)?;
+    let now = time::OffsetDateTime::now_utc();
+    let opts = destroy.then_some(plan::DestroyOptions { skip_final_snapshot: args.skip_final_snapshot, waits, now });
+    let plan = plan::plan(&d, &want, &observed, now.date(), opts)?;
     let ctx = ApplyContext {
         secrets: &secrets,
         password_file: &password_file,
@@ -97,7 +96,10 @@ async fn settle(
     }
     if !wait.no_wait {
         tracing::info!("waiting for DB instance {} to be available (several minutes on AWS)", want.id);
-        return Ok(Some(observe::wait_available(&c.rds, &want.id, wait.timeout()).await?));
+        let created = creates_instance(plan);
+        let now = observe::wait_available(&c.rds, &want.id, wait.timeout(), created).await?;
+        tracing::info!("DB instance {} is ready ({})", want.id, now.status);
+        return Ok(Some(now));
     }
     let state = match &observed.instance {
         None => "being created".to_owned(),
@@ -136,6 +138,10 @@ fn outputs(
         run.report.output("endpoint", json!({"address": address, "port": port}));
     }
     run.report.output("db_instance_id", want.id.clone());
+    if let Some(i) = current {
+        // `available`, or `storage-optimization`: usable while RDS optimizes its volume.
+        run.report.output("status", i.status.clone());
+    }
     let master = observed.instance.as_ref().map(|i| i.master_username.clone()).filter(|u| !u.is_empty());
     run.report.output("master_username", master.unwrap_or_else(|| want.master_username.clone()));
     run.report.output("subnet_group", want.subnet_group.clone());

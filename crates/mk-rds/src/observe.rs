@@ -2,6 +2,7 @@
 //! instances and the subnet group (RDS); and waiting on the instance.
 //! Thin: the decisions are in [`crate::plan`].
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use common::wait::{WaitState, wait_until};
 use network::{VpcChoice, filter, find_vpc};
 
 use crate::desired::DesiredInstance;
-use crate::observed::{Network, Observed, ObservedInstance, ObservedJoin, ObservedSubnetGroup, readiness};
+use crate::observed::{Network, Observed, ObservedInstance, ObservedJoin, ObservedSubnetGroup, poll_readiness};
 
 pub struct Clients {
     pub rds: aws_sdk_rds::Client,
@@ -107,6 +108,28 @@ fn pending_ours(i: &DbInstance) -> bool {
     })
 }
 
+/// A pending modification in words, for the report.
+pub fn pending_changes(p: &PendingModifiedValues) -> Vec<String> {
+    let s = |label: &str, v: Option<String>| v.map(|v| format!("{label} {v}"));
+    [
+        s("instance class", p.db_instance_class().map(str::to_owned)),
+        s("storage", p.allocated_storage().map(|g| format!("{g} GB"))),
+        s("storage type", p.storage_type().map(str::to_owned)),
+        s("IOPS", p.iops().map(|n| n.to_string())),
+        s("backup retention", p.backup_retention_period().map(|d| format!("{d} days"))),
+        s("Multi-AZ", p.multi_az().map(|b| b.to_string())),
+        s("engine version", p.engine_version().map(str::to_owned)),
+        s("port", p.port().map(|n| n.to_string())),
+        s("CA certificate", p.ca_certificate_identifier().map(str::to_owned)),
+        s("DB subnet group", p.db_subnet_group_name().map(str::to_owned)),
+        s("identifier", p.db_instance_identifier().map(str::to_owned)),
+        p.master_user_password().map(|_| "master password".to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 fn endpoint(i: &DbInstance) -> Option<(String, i32)> {
     let e = i.endpoint()?;
     Some((e.address()?.to_owned(), e.port().unwrap_or(3306)))
@@ -135,6 +158,7 @@ pub fn observed_instance(i: &DbInstance) -> ObservedInstance {
         endpoint: endpoint(i),
         tags: i.tag_list().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect(),
         pending: pending_ours(i),
+        lifecycle: i.engine_lifecycle_support().map(str::to_owned),
     }
 }
 
@@ -187,7 +211,17 @@ async fn joins(
             (Some(v), _) => groups_by_name(&c.ec2, v, &[emr_rds_group]).await?.remove(emr_rds_group),
             (None, _) => None,
         };
-        out.push(ObservedJoin { id: id.clone(), vpc_id, groups: member_groups(&i), emr_rds_group: group });
+        out.push(ObservedJoin {
+            id: id.clone(),
+            vpc_id,
+            groups: member_groups(&i),
+            emr_rds_group: group,
+            engine: i.engine().unwrap_or_default().to_owned(),
+            engine_version: i.engine_version().unwrap_or_default().to_owned(),
+            lifecycle: i.engine_lifecycle_support().map(str::to_owned),
+            maintenance_window: i.preferred_maintenance_window().map(str::to_owned),
+            pending: i.pending_modified_values().map(pending_changes).unwrap_or_default(),
+        });
     }
     Ok(out)
 }
@@ -223,20 +257,34 @@ pub async fn status(rds: &aws_sdk_rds::Client, id: &str) -> anyhow::Result<Optio
     Ok(describe_instance(rds, id).await?.map(|i| i.db_instance_status().map(str::to_owned)))
 }
 
-/// Waits until the instance is `available` with nothing of ours pending.
+/// Waits until the instance is usable (`available` or
+/// `storage-optimization`) with nothing of ours pending. After a create
+/// (`created`), "not found" is waited out until the instance is first
+/// listed ([`poll_readiness`]).
 pub async fn wait_available(
     rds: &aws_sdk_rds::Client,
     id: &str,
     timeout: Duration,
+    created: bool,
 ) -> anyhow::Result<ObservedInstance> {
+    let seen = Cell::new(!created);
+    let told = Cell::new(false);
     wait_until(&format!("DB instance {id}"), timeout, || async {
-        Ok(match describe_instance(rds, id).await? {
-            None => WaitState::Failed("it no longer exists".into()),
-            Some(i) => match readiness(i.db_instance_status().unwrap_or_default(), pending_ours(&i)) {
-                WaitState::Ready(()) => WaitState::Ready(observed_instance(&i)),
-                WaitState::Pending(p) => WaitState::Pending(p),
-                WaitState::Failed(f) => WaitState::Failed(f),
-            },
+        let found = describe_instance(rds, id).await?;
+        let seen_before = seen.get();
+        if found.is_none() && !seen_before && !told.replace(true) {
+            tracing::info!(
+                "waiting for DB instance {id} to be listed (DescribeDBInstances answered DBInstanceNotFound right \
+                 after the create; trying again for up to {} s)",
+                timeout.as_secs()
+            );
+        }
+        seen.set(seen_before || found.is_some());
+        let state = found.as_ref().map(|i| (i.db_instance_status().unwrap_or_default(), pending_ours(i)));
+        Ok(match poll_readiness(state, seen_before) {
+            WaitState::Ready(()) => WaitState::Ready(observed_instance(found.as_ref().expect("ready when found"))),
+            WaitState::Pending(p) => WaitState::Pending(p),
+            WaitState::Failed(f) => WaitState::Failed(f),
         })
     })
     .await

@@ -48,6 +48,8 @@ pub struct ObservedInstance {
     pub tags: Vec<(String, String)>,
     /// A change to class, storage or backups is still pending.
     pub pending: bool,
+    /// `EngineLifecycleSupport` as RDS reports it (the emulator does not).
+    pub lifecycle: Option<String>,
 }
 
 /// An instance that should join the EMR-RDS group (`--join-sg`).
@@ -55,9 +57,19 @@ pub struct ObservedInstance {
 pub struct ObservedJoin {
     pub id: String,
     pub vpc_id: Option<String>,
+    /// Groups it is or is becoming a member of (`adding` counts: a change
+    /// RDS is applying is not sent again).
     pub groups: Vec<String>,
     /// The EMR-RDS group of the instance's VPC, if it has one.
     pub emr_rds_group: Option<String>,
+    pub engine: String,
+    pub engine_version: String,
+    pub lifecycle: Option<String>,
+    /// `PreferredMaintenanceWindow`, e.g. `wed:06:38-wed:07:08` (UTC).
+    pub maintenance_window: Option<String>,
+    /// Its `PendingModifiedValues`, in words (`instance class db.m5.large`):
+    /// what ApplyImmediately=true would apply now.
+    pub pending: Vec<String>,
 }
 
 /// What exists, for [`crate::ensure::plan_ensure`] and
@@ -84,13 +96,33 @@ const HOPELESS: [&str; 10] = [
     "stopped",
 ];
 
-/// Ready when `available` with no change of ours pending.
+/// Statuses in which the instance serves queries: `available`, and
+/// `storage-optimization`, which follows the creation (or a storage change)
+/// for minutes to hours while RDS optimizes the volume; only another
+/// storage change must wait for it to end.
+const USABLE: [&str; 2] = ["available", "storage-optimization"];
+
+/// Ready when usable with no change of ours pending; `creating`,
+/// `backing-up`, `modifying` and the like are not ready yet.
 pub fn readiness(status: &str, pending: bool) -> WaitState<()> {
     match status {
-        "available" if !pending => WaitState::Ready(()),
-        "available" => WaitState::Pending("available, applying a modification".into()),
+        s if USABLE.contains(&s) && !pending => WaitState::Ready(()),
+        s if USABLE.contains(&s) => WaitState::Pending(format!("{s}, applying a modification")),
         s if HOPELESS.contains(&s) => WaitState::Failed(format!("its status is {s}")),
         s => WaitState::Pending(s.to_owned()),
+    }
+}
+
+/// One poll of the wait for the instance: `found` is its status and
+/// whether a change of ours is pending, `None` when DescribeDBInstances
+/// answered not found. Right after CreateDBInstance RDS may not list the
+/// new instance yet: until it has been `seen` once, not found means "not
+/// yet"; after that, it was deleted.
+pub fn poll_readiness(found: Option<(&str, bool)>, seen: bool) -> WaitState<()> {
+    match found {
+        None if seen => WaitState::Failed("it no longer exists".into()),
+        None => WaitState::Pending("not listed yet (just created)".into()),
+        Some((status, pending)) => readiness(status, pending),
     }
 }
 
@@ -127,9 +159,19 @@ mod tests {
         for s in ["creating", "backing-up", "modifying", "configuring-enhanced-monitoring", "rebooting"] {
             assert!(matches!(readiness(s, false), WaitState::Pending(_)), "{s}");
         }
+        assert!(matches!(readiness("storage-optimization", false), WaitState::Ready(())), "usable");
+        assert!(matches!(readiness("storage-optimization", true), WaitState::Pending(_)));
         for s in ["failed", "incompatible-parameters", "storage-full", "deleting"] {
             assert!(matches!(readiness(s, false), WaitState::Failed(_)), "{s}");
         }
+    }
+
+    #[test]
+    fn not_found_right_after_the_create_is_waited_out_until_seen() {
+        assert!(matches!(poll_readiness(None, false), WaitState::Pending(_)), "not listed yet");
+        assert!(matches!(poll_readiness(None, true), WaitState::Failed(_)), "deleted meanwhile");
+        assert!(matches!(poll_readiness(Some(("creating", false)), false), WaitState::Pending(_)));
+        assert!(matches!(poll_readiness(Some(("storage-optimization", false)), true), WaitState::Ready(())));
     }
 
     #[test]

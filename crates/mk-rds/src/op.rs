@@ -36,10 +36,11 @@ pub struct InstanceSpec {
     pub subnet_group: String,
     pub group_ids: Vec<String>,
     pub tags: Vec<(String, String)>,
+    /// `EngineLifecycleSupport` ([`crate::support::create_lifecycle`]).
+    pub lifecycle: &'static str,
 }
 
-/// The fields of one `ModifyDBInstance` (applied immediately); `None`
-/// leaves a field as it is.
+/// The fields of one `ModifyDBInstance`; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Modification {
     pub class: Option<String>,
@@ -48,11 +49,16 @@ pub struct Modification {
     pub backup_days: Option<i32>,
     pub group_ids: Option<Vec<String>>,
     pub public: Option<bool>,
+    /// `ApplyImmediately`: true for our own instance; for a `--join-sg`
+    /// instance only with `--apply-immediately` (it also applies that
+    /// instance's pending modifications at once).
+    pub apply_immediately: bool,
 }
 
 impl Modification {
+    /// Whether it changes nothing (when it would apply is no change).
     pub fn is_empty(&self) -> bool {
-        *self == Modification::default()
+        Modification { apply_immediately: false, ..self.clone() } == Modification::default()
     }
 
     /// What it changes, in the report's words.

@@ -15,16 +15,18 @@ pub use crate::destroy::DestroyOptions;
 use crate::observed::Observed;
 pub use crate::op::{Op, Plan, Step};
 
-/// Plans the run: converge, or (with `destroy`) remove what is the client's.
+/// Plans the run: converge (on `today`: it dates the support findings), or
+/// (with `destroy`) remove what is the client's.
 pub fn plan(
     d: &Deployment,
     want: &DesiredInstance,
     o: &Observed,
+    today: time::Date,
     destroy: Option<DestroyOptions>,
 ) -> anyhow::Result<Plan> {
     match destroy {
         Some(opts) => Ok(crate::destroy::plan_destroy(d, want, o, opts)),
-        None => crate::ensure::plan_ensure(d, want, o),
+        None => crate::ensure::plan_ensure(d, want, o, today),
     }
 }
 
@@ -33,13 +35,13 @@ mod tests {
     use common::Action;
 
     use super::*;
-    use crate::fixtures::{actions, converged, d, net, want};
+    use crate::fixtures::{actions, converged, d, net, today, want};
     use crate::op::{KIND_INSTANCE, KIND_SUBNET_GROUP};
 
     #[test]
     fn a_plan_from_a_hand_made_account() {
         let empty = Observed { network: net(), ..Default::default() };
-        let p = plan(&d(), &want(), &empty, None).unwrap();
+        let p = plan(&d(), &want(), &empty, today(), None).unwrap();
         assert_eq!(
             actions(&p),
             [(KIND_SUBNET_GROUP, "acme-analytics", Action::Create), (KIND_INSTANCE, "acme-analytics", Action::Create)]
@@ -49,7 +51,7 @@ mod tests {
 
         let now = time::OffsetDateTime::UNIX_EPOCH;
         let opts = DestroyOptions { skip_final_snapshot: true, waits: true, now };
-        let p = plan(&d(), &want(), &converged(), Some(opts)).unwrap();
+        let p = plan(&d(), &want(), &converged(), today(), Some(opts)).unwrap();
         assert_eq!(
             actions(&p),
             [(KIND_INSTANCE, "acme-analytics", Action::Delete), (KIND_SUBNET_GROUP, "acme-analytics", Action::Delete)]

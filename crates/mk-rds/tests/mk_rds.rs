@@ -178,7 +178,8 @@ async fn creates_the_instance_with_every_setting_and_reruns_unchanged() {
 
     let i = e.instance(&id).await.unwrap();
     assert_eq!(i.engine(), Some("mysql"));
-    assert!(i.engine_version().unwrap().starts_with("8.0"), "{:?}", i.engine_version());
+    // MySQL 8.4 by default since 8.0 left RDS standard support (2026-07-31).
+    assert!(i.engine_version().unwrap().starts_with("8.4"), "{:?}", i.engine_version());
     assert_eq!(i.db_instance_class(), Some("db.t3.medium"));
     assert_eq!(i.allocated_storage(), Some(20));
     assert_eq!(i.storage_type(), Some("gp3"));
