@@ -105,6 +105,7 @@ common::converge_args!(Args, destroy);
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+    use common::cli::ToolArgs;
 
     use super::*;
 
