@@ -27,7 +27,9 @@ const EVERY_DEPLOY: &[&str] = &[
 #[tokio::test]
 async fn deploy_rerun_destroy_through_every_rule() {
     let rb = Runbook::new("strict").await;
-    let sim = AwsSim::start(&moto_url(), "all", 600);
+    // IAM's window as long as the first steps take, so that the search
+    // domain and the hosts meet the just-made user and profile as on AWS.
+    let sim = AwsSim::start_with(&moto_url(), "all", 600, &["--rule-delay-ms", "iam-not-propagated=30000"]);
     let through_sim = |script: &str| {
         let mut cmd = rb.command(script);
         cmd.env("AWS_ENDPOINT_URL", sim.url()).env("ANALYTICS_RETRY_INITIAL_MS", "50");
