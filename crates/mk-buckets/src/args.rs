@@ -2,8 +2,7 @@
 
 use clap::Parser;
 use common::aws::AwsArgs;
-use common::cli::ToolArgs;
-use common::{ConvergeArgs, DestroyArgs, LogArgs};
+use common::{ConvergeArgs, DestroyArgs, LogArgs, SecretsArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -18,8 +17,14 @@ Examples:
 /// Buckets it creates get public access blocked, default encryption and the
 /// deployment's tags. An existing bucket it did not create (typically the
 /// tracking-logs bucket) is adopted as it is and never changed or deleted.
+/// Every bucket must be in this account and region. While a bucket is being
+/// created, <secrets-dir>/<bucket>.bucket-pending.json notes it: a run that
+/// finds that bucket untagged finishes it as its own.
 #[derive(Parser, Debug)]
 #[command(name = "mk-buckets", version, after_help = EXAMPLES)]
+#[command(mut_arg("secrets_dir", |a| {
+    a.help("Where a bucket being created is noted until it is tagged (default ./secrets/<client>)")
+}))]
 pub struct Args {
     #[command(flatten)]
     pub converge: ConvergeArgs,
@@ -62,23 +67,11 @@ pub struct Args {
     #[arg(long, value_name = "NAME", help_heading = "Names")]
     pub reports_bucket: Option<String>,
     #[command(flatten)]
+    pub secrets: SecretsArgs,
+    #[command(flatten)]
     pub aws: AwsArgs,
     #[command(flatten)]
     pub log: LogArgs,
 }
 
-impl ToolArgs for Args {
-    fn log_args(&self) -> &LogArgs {
-        &self.log
-    }
-
-    fn converge(&self) -> Option<&ConvergeArgs> {
-        Some(&self.converge)
-    }
-}
-
-impl Args {
-    pub fn destroy(&self) -> bool {
-        self.destroying.destroy
-    }
-}
+common::converge_args!(Args, destroy);

@@ -39,6 +39,18 @@ impl BucketRole {
         }
     }
 
+    /// The flag that names it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            BucketRole::TrackingLogs => "--tracking-logs-bucket",
+            BucketRole::Emr => "--emr-bucket",
+            BucketRole::EmrLogs => "--emr-logs-bucket",
+            BucketRole::Edxanalytics => "--edxanalytics-bucket",
+            BucketRole::Hadoop => "--hadoop-bucket",
+            BucketRole::Reports => "--reports-bucket",
+        }
+    }
+
     fn default_suffix(self) -> &'static str {
         match self {
             BucketRole::TrackingLogs => "tracking-logs",
@@ -81,7 +93,8 @@ pub fn grades_sid(d: &Deployment) -> String {
     format!("AnalyticsGradesDownload{pascal}")
 }
 
-/// An IAM user or role ARN, the principal of the grades statement.
+/// An IAM user or role ARN, the principal of the grades statement, in any
+/// partition (checked against the run's by [`check_partition`]).
 pub fn validate_principal_arn(arn: &str) -> anyhow::Result<()> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let ok = parts.len() == 6
@@ -97,8 +110,21 @@ pub fn validate_principal_arn(arn: &str) -> anyhow::Result<()> {
         Ok(())
     } else {
         Err(bad_input(format!(
-            "invalid --edxapp-user-arn {arn:?}: expected arn:aws:iam::ACCOUNT:user/NAME or arn:aws:iam::ACCOUNT:role/NAME"
+            "invalid --edxapp-user-arn {arn:?}: expected arn:PARTITION:iam::ACCOUNT:user/NAME or arn:PARTITION:iam::ACCOUNT:role/NAME"
         )))
+    }
+}
+
+/// The principal must be in the run's partition (`partition`, from the
+/// region): a policy in `aws-cn` cannot name an `aws` principal.
+pub fn check_partition(g: &GradesStatement, partition: &str, region: &str) -> anyhow::Result<()> {
+    let Some(arn) = &g.principal else { return Ok(()) };
+    match common::aws::arn_partition(arn) {
+        Some(p) if p == partition => Ok(()),
+        other => Err(bad_input(format!(
+            "--edxapp-user-arn {arn:?} is in partition {}, but region {region} is in partition {partition}: give the principal's ARN as arn:{partition}:iam::...",
+            other.unwrap_or("(none)")
+        ))),
     }
 }
 
@@ -219,6 +245,19 @@ mod tests {
         for bad in ["arn:aws:iam::12345:user/x", "arn:aws:s3:::bucket", "user/x", "arn:aws:iam::123456789012:group/x"] {
             assert!(validate_principal_arn(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_principal_is_in_the_runs_partition() {
+        let (a, d) =
+            args(&["--grades-bucket", "edx-grades", "--edxapp-user-arn", "arn:aws-cn:iam::123456789012:user/edxapp"]);
+        let g = grades(&a, &d).unwrap().unwrap();
+        check_partition(&g, "aws-cn", "cn-north-1").unwrap();
+        let e = check_partition(&g, "aws", "us-east-1").unwrap_err();
+        assert_eq!(common::error::exit_status(&e), 2);
+        assert!(e.to_string().contains("partition aws-cn") && e.to_string().contains("arn:aws:iam::"), "{e}");
+        let none = GradesStatement { principal: None, ..g };
+        check_partition(&none, "aws", "us-east-1").unwrap();
     }
 
     #[test]

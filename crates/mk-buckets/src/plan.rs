@@ -1,4 +1,11 @@
 //! Comparing desired buckets with what exists. Pure.
+//!
+//! A bucket is ours when it carries the client's tag, or when our own
+//! create was interrupted before tagging it: this account's bucket (the
+//! observation made sure), without any tag, with our pending marker
+//! ([`crate::pending`]). Such a bucket is finished (tagged, public access
+//! blocked, encrypted) with a finding; the same bucket without a marker is
+//! someone else's, adopted as it is and never deleted.
 
 use common::error::bad_input;
 use common::{Action, Change, Deployment, Finding, Severity};
@@ -15,6 +22,11 @@ pub struct ObservedBucket {
     pub encrypted: bool,
     /// Known only on destroy.
     pub empty: Option<bool>,
+    /// Our pending marker is in the secrets directory.
+    pub pending: bool,
+    /// In another region or account: why it cannot be used (then nothing
+    /// else is known of it).
+    pub elsewhere: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -27,6 +39,7 @@ pub struct Observed {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BucketOp {
+    /// Writes the pending marker, then creates the bucket.
     Create,
     Tag(Vec<(String, String)>),
     BlockPublicAccess,
@@ -35,6 +48,8 @@ pub enum BucketOp {
     DeleteBucket,
     PutPolicy(serde_json::Value),
     DeletePolicy,
+    /// Removes the pending marker (no AWS call).
+    ClearPending,
 }
 
 /// One call on one bucket.
@@ -62,35 +77,74 @@ fn pairs(tags: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> + Clon
     tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
-fn arn(bucket: &str) -> String {
-    format!("arn:aws:s3:::{bucket}")
+/// `arn:<partition>:s3:::<bucket>`.
+pub fn arn(partition: &str, bucket: &str) -> String {
+    format!("arn:{partition}:s3:::{bucket}")
 }
 
-fn ensure_bucket(d: &Deployment, spec: &BucketSpec, o: &ObservedBucket, findings: &mut Vec<Finding>) -> Step {
+/// Left by an interrupted create of ours (see the module's doc).
+fn interrupted(o: &ObservedBucket) -> bool {
+    o.exists && o.pending && o.tags.is_empty()
+}
+
+fn ours(d: &Deployment, o: &ObservedBucket) -> bool {
+    d.owns(pairs(&o.tags)) || interrupted(o)
+}
+
+/// A foreign bucket: adopted as it is, with a finding.
+fn adopted(spec: &BucketSpec, o: &ObservedBucket) -> Finding {
+    let msg = format!("bucket {} exists and was not created by mk-buckets: adopted as it is", spec.name);
+    let missing: Vec<&str> = [(!o.public_access_blocked, "public access block"), (!o.encrypted, "default encryption")]
+        .into_iter()
+        .filter_map(|(m, s)| m.then_some(s))
+        .collect();
+    if missing.is_empty() {
+        Finding::new(Severity::Info, msg)
+    } else {
+        Finding::new(Severity::Warning, format!("{msg}; it lacks {}", missing.join(" and ")))
+    }
+}
+
+fn ensure_bucket(
+    d: &Deployment,
+    partition: &str,
+    spec: &BucketSpec,
+    o: &ObservedBucket,
+    findings: &mut Vec<Finding>,
+) -> Step {
     let step = |action, ops| {
-        Step::new(Change::new("s3-bucket", &spec.name, action).with_id(arn(&spec.name)), on(&spec.name, ops))
+        Step::new(Change::new("s3-bucket", &spec.name, action).with_id(arn(partition, &spec.name)), on(&spec.name, ops))
             .in_phase(BUCKETS)
     };
     if !o.exists {
         // Tag right after creating, so an interrupted run leaves a bucket
-        // that the next run recognises as its own.
-        let ops = vec![BucketOp::Create, BucketOp::Tag(d.tags()), BucketOp::BlockPublicAccess, BucketOp::Encrypt];
+        // that the next run recognises as its own; the marker covers the
+        // moment in between.
+        let ops = vec![
+            BucketOp::Create,
+            BucketOp::Tag(d.tags()),
+            BucketOp::ClearPending,
+            BucketOp::BlockPublicAccess,
+            BucketOp::Encrypt,
+        ];
         return step(Action::Create, ops);
     }
-    if !d.owns(pairs(&o.tags)) {
-        let mut msg = format!("bucket {} exists and was not created by mk-buckets: adopted as it is", spec.name);
-        if !o.public_access_blocked || !o.encrypted {
-            let missing: Vec<&str> =
-                [(!o.public_access_blocked, "public access block"), (!o.encrypted, "default encryption")]
-                    .into_iter()
-                    .filter_map(|(m, s)| m.then_some(s))
-                    .collect();
-            msg.push_str(&format!("; it lacks {}", missing.join(" and ")));
-            findings.push(Finding::new(Severity::Warning, msg));
-        } else {
-            findings.push(Finding::new(Severity::Info, msg));
-        }
-        return step(Action::Unchanged, vec![]);
+    // A marker of a bucket that has tags is stale (the run stopped after
+    // tagging): it goes, whoever the tags name.
+    let clear = if o.pending { vec![BucketOp::ClearPending] } else { vec![] };
+    if !ours(d, o) {
+        findings.push(adopted(spec, o));
+        return step(Action::Unchanged, clear);
+    }
+    if interrupted(o) {
+        findings.push(
+            Finding::info(format!(
+                "bucket {} was created by an interrupted run of mk-buckets and never tagged (its pending marker is in the secrets directory): finishing it",
+                spec.name
+            ))
+            .with_code("interrupted-create")
+            .about(&spec.name),
+        );
     }
     let mut ops = Vec::new();
     let mut details = Vec::new();
@@ -103,6 +157,7 @@ fn ensure_bucket(d: &Deployment, spec: &BucketSpec, o: &ObservedBucket, findings
         ops.push(BucketOp::Tag(merged));
         details.push("tags".to_owned());
     }
+    ops.extend(clear);
     if !o.public_access_blocked {
         ops.push(BucketOp::BlockPublicAccess);
         details.push("public access block".to_owned());
@@ -111,7 +166,7 @@ fn ensure_bucket(d: &Deployment, spec: &BucketSpec, o: &ObservedBucket, findings
         ops.push(BucketOp::Encrypt);
         details.push("default encryption".to_owned());
     }
-    let action = if ops.is_empty() { Action::Unchanged } else { Action::Update };
+    let action = if details.is_empty() { Action::Unchanged } else { Action::Update };
     let mut s = step(action, ops);
     s.changes[0].details = details;
     s
@@ -119,38 +174,51 @@ fn ensure_bucket(d: &Deployment, spec: &BucketSpec, o: &ObservedBucket, findings
 
 fn destroy_bucket(
     d: &Deployment,
+    partition: &str,
     spec: &BucketSpec,
     o: &ObservedBucket,
     force: bool,
     findings: &mut Vec<Finding>,
 ) -> Option<Step> {
-    if !o.exists {
-        return None;
+    let clear =
+        o.pending.then(|| Step::ops_only(on(&spec.name, vec![BucketOp::ClearPending])).in_phase(BUCKETS_DESTROY));
+    if let Some(why) = &o.elsewhere {
+        findings.push(Finding::info(format!("{why}: left alone")).with_code("bucket-elsewhere").about(&spec.name));
+        return clear;
     }
-    if !d.owns(pairs(&o.tags)) {
+    if !o.exists {
+        return clear;
+    }
+    if !ours(d, o) {
         findings.push(Finding::new(
             Severity::Info,
             format!("bucket {} was not created by mk-buckets for {}: left alone", spec.name, d.client),
         ));
-        return None;
+        return clear;
     }
     let mut ops = Vec::new();
     if o.empty == Some(false) && force {
         ops.push(BucketOp::DeleteObjects);
     }
     ops.push(BucketOp::DeleteBucket);
-    Some(
-        Step::new(Change::new("s3-bucket", &spec.name, Action::Delete).with_id(arn(&spec.name)), on(&spec.name, ops))
-            .in_phase(BUCKETS_DESTROY),
-    )
+    if o.pending {
+        ops.push(BucketOp::ClearPending);
+    }
+    let change = Change::new("s3-bucket", &spec.name, Action::Delete).with_id(arn(partition, &spec.name));
+    Some(Step::new(change, on(&spec.name, ops)).in_phase(BUCKETS_DESTROY))
 }
 
-fn grades_step(g: &GradesStatement, existing: Option<&serde_json::Value>, destroy: bool) -> Option<Step> {
+pub(crate) fn grades_step(
+    g: &GradesStatement,
+    partition: &str,
+    existing: Option<&serde_json::Value>,
+    destroy: bool,
+) -> Option<Step> {
     let name = format!("{}/{}", g.bucket, g.sid);
     let (p, action) = match (&g.principal, destroy) {
         (_, true) => (policy::remove(existing, &g.sid), Action::Delete),
         (Some(principal), false) => {
-            let p = policy::merge(existing, policy::grades_statement(g, principal));
+            let p = policy::merge(existing, policy::grades_statement(g, partition, principal));
             let action = if existing.is_some_and(|e| policy::remove(Some(e), &g.sid) != PolicyPlan::Unchanged) {
                 Action::Update
             } else {
@@ -171,8 +239,10 @@ fn grades_step(g: &GradesStatement, existing: Option<&serde_json::Value>, destro
     Some(Step::new(Change::new("s3-bucket-policy-statement", name, action), on(&g.bucket, ops)).in_phase(phase))
 }
 
+/// Plans the run; `partition` is the run's (`aws`, `aws-cn`, `aws-us-gov`).
 pub fn plan(
     d: &Deployment,
+    partition: &str,
     buckets: &[BucketSpec],
     grades: Option<&GradesStatement>,
     observed: &Observed,
@@ -180,11 +250,12 @@ pub fn plan(
     force: bool,
 ) -> anyhow::Result<Plan> {
     let mut plan = Plan::default();
+    let grades_policy = observed.grades_policy.as_ref();
     if destroy {
         let full: Vec<&str> = buckets
             .iter()
             .zip(&observed.buckets)
-            .filter(|(_, o)| o.exists && o.empty == Some(false) && d.owns(pairs(&o.tags)))
+            .filter(|(_, o)| o.exists && o.empty == Some(false) && ours(d, o))
             .map(|(b, _)| b.name.as_str())
             .collect();
         if !full.is_empty() && !force {
@@ -193,127 +264,19 @@ pub fn plan(
                 full.join(", ")
             )));
         }
-        plan.steps.extend(grades.and_then(|g| grades_step(g, observed.grades_policy.as_ref(), true)));
+        plan.steps.extend(grades.and_then(|g| grades_step(g, partition, grades_policy, true)));
         for (spec, o) in buckets.iter().zip(&observed.buckets) {
-            plan.steps.extend(destroy_bucket(d, spec, o, force, &mut plan.findings));
+            plan.steps.extend(destroy_bucket(d, partition, spec, o, force, &mut plan.findings));
         }
     } else {
-        for (spec, o) in buckets.iter().zip(&observed.buckets) {
-            plan.steps.push(ensure_bucket(d, spec, o, &mut plan.findings));
+        // A bucket we cannot use stops the run before any change.
+        if let Some(why) = observed.buckets.iter().find_map(|o| o.elsewhere.as_ref()) {
+            anyhow::bail!("{why}");
         }
-        plan.steps.extend(grades.and_then(|g| grades_step(g, observed.grades_policy.as_ref(), false)));
+        for (spec, o) in buckets.iter().zip(&observed.buckets) {
+            plan.steps.push(ensure_bucket(d, partition, spec, o, &mut plan.findings));
+        }
+        plan.steps.extend(grades.and_then(|g| grades_step(g, partition, grades_policy, false)));
     }
     Ok(plan)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::desired::BucketRole;
-    use common::ClientName;
-    use serde_json::json;
-
-    fn d() -> Deployment {
-        Deployment { client: ClientName::parse("acme").unwrap(), tool: "mk-buckets", extra_tags: vec![] }
-    }
-
-    fn spec(name: &str) -> BucketSpec {
-        BucketSpec { role: BucketRole::Emr, name: name.into() }
-    }
-
-    fn calls(s: &Step) -> Vec<BucketOp> {
-        s.ops.iter().map(|o| o.call.clone()).collect()
-    }
-
-    fn ours() -> ObservedBucket {
-        ObservedBucket {
-            exists: true,
-            tags: d().tags(),
-            public_access_blocked: true,
-            encrypted: true,
-            empty: Some(true),
-        }
-    }
-
-    fn one(o: ObservedBucket, destroy: bool, force: bool) -> anyhow::Result<Plan> {
-        plan(
-            &d(),
-            &[spec("acme-analytics-emr")],
-            None,
-            &Observed { buckets: vec![o], grades_policy: None },
-            destroy,
-            force,
-        )
-    }
-
-    #[test]
-    fn missing_bucket_is_created_tagged_first() {
-        let p = one(ObservedBucket::default(), false, false).unwrap();
-        assert_eq!(p.steps[0].change().action, Action::Create);
-        assert_eq!(calls(&p.steps[0])[0], BucketOp::Create);
-        assert!(matches!(calls(&p.steps[0])[1], BucketOp::Tag(_)));
-        assert!(calls(&p.steps[0]).contains(&BucketOp::BlockPublicAccess));
-        assert!(calls(&p.steps[0]).contains(&BucketOp::Encrypt));
-    }
-
-    #[test]
-    fn converged_bucket_is_unchanged() {
-        let p = one(ours(), false, false).unwrap();
-        assert_eq!(p.steps[0].change().action, Action::Unchanged);
-        assert!(p.steps[0].ops.is_empty());
-    }
-
-    #[test]
-    fn drift_is_corrected_keeping_foreign_tags() {
-        let mut o = ours();
-        o.encrypted = false;
-        o.tags = vec![("analytics:client".into(), "acme".into()), ("cost-center".into(), "42".into())];
-        let p = one(o, false, false).unwrap();
-        let s = &p.steps[0];
-        assert_eq!(s.change().action, Action::Update);
-        assert!(calls(s).contains(&BucketOp::Encrypt));
-        let BucketOp::Tag(t) = &calls(s)[0] else { panic!("{:?}", s.ops) };
-        assert!(t.contains(&("cost-center".into(), "42".into())));
-        assert!(t.contains(&("analytics:managed-by".into(), "mk-buckets".into())));
-    }
-
-    #[test]
-    fn foreign_bucket_is_adopted_untouched() {
-        let o = ObservedBucket { exists: true, ..Default::default() };
-        let p = one(o.clone(), false, false).unwrap();
-        assert_eq!(p.steps[0].change().action, Action::Unchanged);
-        assert!(p.steps[0].ops.is_empty());
-        assert_eq!(p.findings[0].severity, Severity::Warning);
-        let p = one(o, true, true).unwrap();
-        assert!(p.steps.is_empty(), "destroy never deletes a foreign bucket");
-    }
-
-    #[test]
-    fn destroy_refuses_full_buckets_without_force() {
-        let mut o = ours();
-        o.empty = Some(false);
-        let e = one(o.clone(), true, false).unwrap_err();
-        assert!(e.to_string().contains("acme-analytics-emr"));
-        let p = one(o, true, true).unwrap();
-        assert_eq!(calls(&p.steps[0]), vec![BucketOp::DeleteObjects, BucketOp::DeleteBucket]);
-    }
-
-    #[test]
-    fn grades_statement_lifecycle() {
-        let g = GradesStatement {
-            bucket: "edx".into(),
-            principal: Some("arn:aws:iam::123456789012:user/e".into()),
-            sid: "AnalyticsGradesDownloadAcme".into(),
-        };
-        let s = grades_step(&g, None, false).unwrap();
-        assert_eq!(s.change().action, Action::Create);
-        let BucketOp::PutPolicy(doc) = &calls(&s)[0] else { panic!() };
-        let s = grades_step(&g, Some(doc), false).unwrap();
-        assert_eq!(s.change().action, Action::Unchanged);
-        let foreign = json!({"Version": "2012-10-17", "Statement": [{"Sid": "X", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::edx/pub/*"}]});
-        assert_eq!(grades_step(&g, Some(&foreign), false).unwrap().change().action, Action::Create);
-        assert!(grades_step(&g, Some(&foreign), true).is_none());
-        let s = grades_step(&g, Some(doc), true).unwrap();
-        assert_eq!(calls(&s), vec![BucketOp::DeletePolicy]);
-    }
 }

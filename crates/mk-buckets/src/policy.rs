@@ -5,14 +5,14 @@ use serde_json::{Map, Value, json};
 
 use crate::desired::GradesStatement;
 
-/// The statement we want, as a typed JSON value.
-pub fn grades_statement(g: &GradesStatement, principal: &str) -> Value {
+/// The statement we want, as a typed JSON value; `partition` is the run's.
+pub fn grades_statement(g: &GradesStatement, partition: &str, principal: &str) -> Value {
     json!({
         "Sid": g.sid,
         "Effect": "Allow",
         "Principal": {"AWS": principal},
         "Action": "s3:GetObject",
-        "Resource": format!("arn:aws:s3:::{}/grades-download/*", g.bucket),
+        "Resource": format!("{}/grades-download/*", crate::plan::arn(partition, &g.bucket)),
     })
 }
 
@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn adds_to_no_policy() {
-        let s = grades_statement(&g(), "arn:aws:iam::123456789012:user/edxapp");
+        let s = grades_statement(&g(), "aws", "arn:aws:iam::123456789012:user/edxapp");
         let PolicyPlan::Put(doc) = merge(None, s.clone()) else { panic!() };
         assert_eq!(doc["Version"], "2012-10-17");
         assert_eq!(doc["Statement"], json!([s]));
@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn keeps_other_statements_and_id() {
         let existing = json!({"Version": "2012-10-17", "Id": "P1", "Statement": other()});
-        let s = grades_statement(&g(), "arn:aws:iam::123456789012:user/edxapp");
+        let s = grades_statement(&g(), "aws", "arn:aws:iam::123456789012:user/edxapp");
         let PolicyPlan::Put(doc) = merge(Some(&existing), s) else { panic!() };
         assert_eq!(doc["Id"], "P1");
         assert_eq!(doc["Statement"].as_array().unwrap().len(), 2);
@@ -102,29 +102,29 @@ mod tests {
 
     #[test]
     fn unchanged_when_equal_up_to_aws_rewrites() {
-        let mut s = grades_statement(&g(), "arn:aws:iam::123456789012:user/edxapp");
+        let mut s = grades_statement(&g(), "aws", "arn:aws:iam::123456789012:user/edxapp");
         let existing = json!({"Version": "2012-10-17", "Statement": [other(), s.clone()]});
         assert_eq!(merge(Some(&existing), s.clone()), PolicyPlan::Unchanged);
         s["Action"] = json!(["s3:GetObject"]);
         let existing = json!({"Version": "2012-10-17", "Statement": [other(), s.clone()]});
         assert_eq!(
-            merge(Some(&existing), grades_statement(&g(), "arn:aws:iam::123456789012:user/edxapp")),
+            merge(Some(&existing), grades_statement(&g(), "aws", "arn:aws:iam::123456789012:user/edxapp")),
             PolicyPlan::Unchanged
         );
     }
 
     #[test]
     fn replaces_a_drifted_statement_in_place() {
-        let old = grades_statement(&g(), "arn:aws:iam::123456789012:user/old");
+        let old = grades_statement(&g(), "aws", "arn:aws:iam::123456789012:user/old");
         let existing = json!({"Version": "2012-10-17", "Statement": [old, other()]});
-        let new = grades_statement(&g(), "arn:aws:iam::123456789012:user/edxapp");
+        let new = grades_statement(&g(), "aws", "arn:aws:iam::123456789012:user/edxapp");
         let PolicyPlan::Put(doc) = merge(Some(&existing), new.clone()) else { panic!() };
         assert_eq!(doc["Statement"], json!([new, other()]));
     }
 
     #[test]
     fn removes_only_ours() {
-        let s = grades_statement(&g(), "arn:aws:iam::123456789012:user/edxapp");
+        let s = grades_statement(&g(), "aws", "arn:aws:iam::123456789012:user/edxapp");
         let existing = json!({"Version": "2012-10-17", "Statement": [other(), s.clone()]});
         assert_eq!(
             remove(Some(&existing), &g().sid),

@@ -1,127 +1,18 @@
-//! Reading and changing buckets on S3. Thin: the decisions are in `plan`.
+//! Changing buckets on S3, one planned call at a time (the loop is
+//! `common::plan::apply`). Thin: the decisions are in [`crate::plan`]; the
+//! reads are in [`crate::observe`].
 
-use anyhow::Context;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging,
 };
-use common::error::bad_input;
 use common::retry::eventually;
-use common::{AwsResultExt, aws_error_code};
-use futures::future::try_join_all;
+use common::{AwsResultExt, SecretsDir, aws_error_code};
 
-use crate::desired::{BucketSpec, GradesStatement};
-use crate::plan::{BucketOp, Observed, ObservedBucket, Op};
-
-/// Whether a bucket exists and is ours to use (HeadBucket: 404 none, 403
-/// someone else's).
-async fn exists(s3: &Client, bucket: &str) -> anyhow::Result<bool> {
-    match s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => Ok(true),
-        Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
-            Some(404) => Ok(false),
-            Some(403) => Err(bad_input(format!(
-                "bucket {bucket:?} exists in another account (S3 names are global): choose another name"
-            ))),
-            _ => Err::<bool, _>(e).aws_context(format!("checking bucket {bucket}")),
-        },
-    }
-}
-
-async fn observe_bucket(s3: &Client, name: &str, destroy: bool) -> anyhow::Result<ObservedBucket> {
-    if !exists(s3, name).await? {
-        return Ok(ObservedBucket::default());
-    }
-    let (tags, pab, enc, empty) = tokio::try_join!(
-        async {
-            let t = s3
-                .get_bucket_tagging()
-                .bucket(name)
-                .send()
-                .await
-                .none_if("NoSuchTagSet", format!("reading tags of {name}"))?;
-            Ok::<_, anyhow::Error>(
-                t.map(|t| t.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
-                    .unwrap_or_default(),
-            )
-        },
-        async {
-            let p = s3.get_public_access_block().bucket(name).send().await.none_if(
-                "NoSuchPublicAccessBlockConfiguration",
-                format!("reading the public access block of {name}"),
-            )?;
-            Ok(p.and_then(|p| p.public_access_block_configuration().cloned()).is_some_and(|c| {
-                c.block_public_acls() == Some(true)
-                    && c.ignore_public_acls() == Some(true)
-                    && c.block_public_policy() == Some(true)
-                    && c.restrict_public_buckets() == Some(true)
-            }))
-        },
-        async {
-            let e = s3.get_bucket_encryption().bucket(name).send().await.none_if(
-                "ServerSideEncryptionConfigurationNotFoundError",
-                format!("reading the encryption of {name}"),
-            )?;
-            Ok(e.and_then(|e| e.server_side_encryption_configuration().cloned())
-                .is_some_and(|c| c.rules().iter().any(|r| r.apply_server_side_encryption_by_default().is_some())))
-        },
-        async {
-            if !destroy {
-                return Ok(None);
-            }
-            let v = s3
-                .list_object_versions()
-                .bucket(name)
-                .max_keys(1)
-                .send()
-                .await
-                .aws_context(format!("listing objects of {name}"))?;
-            Ok(Some(v.versions().is_empty() && v.delete_markers().is_empty()))
-        },
-    )?;
-    Ok(ObservedBucket { exists: true, tags, public_access_blocked: pab, encrypted: enc, empty })
-}
-
-async fn observe_grades(s3: &Client, g: &GradesStatement) -> anyhow::Result<Option<serde_json::Value>> {
-    if !exists(s3, &g.bucket).await? {
-        return Err(bad_input(format!(
-            "--grades-bucket {:?} does not exist (it is edxapp's existing bucket)",
-            g.bucket
-        )));
-    }
-    let p = s3
-        .get_bucket_policy()
-        .bucket(&g.bucket)
-        .send()
-        .await
-        .none_if("NoSuchBucketPolicy", format!("reading the policy of {}", g.bucket))?;
-    match p.and_then(|p| p.policy().map(str::to_owned)) {
-        Some(text) => Ok(Some(
-            serde_json::from_str(&text)
-                .with_context(|| format!("the policy of bucket {} is not valid JSON", g.bucket))?,
-        )),
-        None => Ok(None),
-    }
-}
-
-/// Reads every bucket (concurrently) and the grades bucket's policy.
-pub async fn observe(
-    s3: &Client,
-    buckets: &[BucketSpec],
-    grades: Option<&GradesStatement>,
-    destroy: bool,
-) -> anyhow::Result<Observed> {
-    let (buckets, grades_policy) =
-        tokio::try_join!(try_join_all(buckets.iter().map(|b| observe_bucket(s3, &b.name, destroy))), async {
-            match grades {
-                Some(g) => observe_grades(s3, g).await,
-                None => Ok(None),
-            }
-        })?;
-    Ok(Observed { buckets, grades_policy })
-}
+use crate::pending;
+use crate::plan::{BucketOp, Op};
 
 async fn create(s3: &Client, region: &str, bucket: &str) -> anyhow::Result<()> {
     let mut req = s3.create_bucket().bucket(bucket);
@@ -135,9 +26,9 @@ async fn create(s3: &Client, region: &str, bucket: &str) -> anyhow::Result<()> {
         Ok(_) => Ok(()),
         // Made by a concurrent or interrupted run of ours: carry on.
         Err(e) if aws_error_code(&e) == Some("BucketAlreadyOwnedByYou") => Ok(()),
-        Err(e) if aws_error_code(&e) == Some("BucketAlreadyExists") => Err(bad_input(format!(
-            "bucket {bucket:?} is taken by another account (S3 names are global): choose another name"
-        ))),
+        Err(e) if aws_error_code(&e) == Some("BucketAlreadyExists") => Err(anyhow::anyhow!(
+            "bucket {bucket} is taken by another AWS account (S3 names are global): name another bucket"
+        )),
         Err(e) => Err(e).aws_context(format!("creating bucket {bucket}")),
     }
 }
@@ -210,11 +101,23 @@ async fn delete_objects(s3: &Client, bucket: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Where the calls go and the markers are kept.
+pub struct Target<'a> {
+    pub s3: &'a Client,
+    pub region: &'a str,
+    pub secrets: &'a SecretsDir,
+    pub client: &'a str,
+}
+
 /// Sends one planned call.
-pub async fn apply_op(s3: &Client, region: &str, op: &Op) -> anyhow::Result<()> {
-    let bucket = op.bucket.as_str();
+pub async fn apply_op(t: &Target<'_>, op: &Op) -> anyhow::Result<()> {
+    let (s3, bucket) = (t.s3, op.bucket.as_str());
     match &op.call {
-        BucketOp::Create => create(s3, region, bucket).await,
+        BucketOp::Create => {
+            pending::mark(t.secrets, bucket, t.client)?;
+            create(s3, t.region, bucket).await
+        }
+        BucketOp::ClearPending => pending::clear(t.secrets, bucket),
         BucketOp::Tag(tags) => tag(s3, bucket, tags).await,
         BucketOp::BlockPublicAccess => block_public_access(s3, bucket).await,
         BucketOp::Encrypt => encrypt(s3, bucket).await,

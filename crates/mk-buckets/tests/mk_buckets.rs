@@ -11,8 +11,11 @@ async fn s3(account: &Account) -> Client {
     analytics_tests::s3_client(&account.sdk().await)
 }
 
+/// Runs mk-buckets; its pending markers go under the test target's
+/// directory (each test's buckets have names of their own).
 fn mk(account: &Account, args: &[&str]) -> ToolRun {
-    run(account.command(BIN).args(args))
+    let secrets = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("mk-buckets-secrets");
+    run(account.command(BIN).env("ANALYTICS_SECRETS_DIR", secrets).args(args))
 }
 
 async fn exists(s3: &Client, bucket: &str) -> bool {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use common::aws::AwsArgs;
-use common::cli::ToolArgs;
 use common::{ConvergeArgs, LogArgs, SecretsArgs};
 
 const EXAMPLES: &str = "\
@@ -50,15 +49,7 @@ pub struct Args {
     pub log: LogArgs,
 }
 
-impl ToolArgs for Args {
-    fn log_args(&self) -> &LogArgs {
-        &self.log
-    }
-
-    fn converge(&self) -> Option<&ConvergeArgs> {
-        Some(&self.converge)
-    }
-}
+common::converge_args!(Args);
 
 #[cfg(test)]
 mod tests {

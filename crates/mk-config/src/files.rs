@@ -318,4 +318,17 @@ pub(crate) mod tests {
         assert!(text.contains("export EXTRA_VARS='@/srv/secrets/acme dir/emr-vars.yml'"), "{text}");
         assert!(text.contains("export ANALYTICS_CONFIG_BUCKET=acme-edxanalytics"), "{text}");
     }
+
+    /// Nothing mk-config writes depends on the partition: it names buckets
+    /// by s3:// URL (the same in aws-cn and aws-us-gov), roles and profiles
+    /// by name, and takes the search endpoint from mk-es.
+    #[test]
+    fn no_file_holds_an_arn() {
+        let f = Facts { region: "cn-north-1".into(), ..facts() };
+        for text in
+            [vars_analytics(&f).unwrap(), emr_vars(&f).unwrap(), override_cfg(&f).unwrap(), jenkins_env(&f).unwrap()]
+        {
+            assert!(!text.contains("arn:"), "{text}");
+        }
+    }
 }

@@ -5,7 +5,8 @@
 //!
 //! Follows the house path: [`desired`] (the facts from the documents and
 //! secret files, and the files rendered from them by [`files`]) →
-//! [`observe`] (the secrets directory, and the bucket with `--upload`) →
+//! [`observe`] (the secrets directory, and with `--upload` the bucket,
+//! which must be this account's and tagged for the client by mk-buckets) →
 //! [`plan`] (pure) → [`common::plan::apply`] with [`apply::apply_op`]
 //! (nothing written or sent under `--dry-run`) → the report.
 
@@ -34,18 +35,24 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     let rendered = desired::render(&facts)?;
 
     let mut observed = observe::observe_files(&secrets, &rendered)?;
-    let s3 = if args.upload {
+    let config = if args.upload {
         let aws = args.aws.load(&run.calls).await?;
         let s3 =
             common::client!(aws_sdk_s3, &aws, |b: aws_sdk_s3::config::Builder| b.force_path_style(aws.s3_path_style()));
-        observe::observe_objects(&s3, &facts.config_bucket, &mut observed).await?;
-        Some(s3)
+        let sts = common::client!(aws_sdk_sts, &aws);
+        let owner = observe::account_id(&sts).await?;
+        let config = observe::ConfigBucket { s3, name: facts.config_bucket.clone(), owner };
+        observe::check_config_bucket(&config, d.client.as_str()).await?;
+        observe::observe_objects(&config, &mut observed).await?;
+        Some(config)
     } else {
         None
     };
     let plan = plan::plan(&secrets, &rendered, &observed, &facts.config_bucket);
-    common::plan::apply(run, &plan, async |op: &Op| apply::apply_op(&secrets, s3.as_ref(), op).await.map(|()| None))
-        .await?;
+    common::plan::apply(run, &plan, async |op: &Op| {
+        apply::apply_op(&secrets, config.as_ref(), op).await.map(|()| None)
+    })
+    .await?;
 
     let path = |name: &str| Value::from(secrets.file(name).display().to_string());
     let mut files: Map<String, Value> = rendered.iter().map(|r| (r.key.to_owned(), path(r.name))).collect();

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use analytics_tests::{Account, ToolRun, mode, run, unique_client};
+use analytics_tests::sim::AwsSim;
+use analytics_tests::{Account, ToolRun, mode, moto_url, run, unique_client};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mk-config");
@@ -74,6 +75,18 @@ fn mk_config(a: &Account, l: &Layout, extra: &[&str]) -> ToolRun {
     run(&mut cmd)
 }
 
+/// The config bucket as mk-buckets leaves it: tagged for the client.
+async fn config_bucket(s3: &aws_sdk_s3::Client, bucket: &str, client: &str) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let tag = |k: &str, v: &str| aws_sdk_s3::types::Tag::builder().key(k).value(v).build().unwrap();
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(tag("analytics:client", client))
+        .tag_set(tag("analytics:managed-by", "mk-buckets"))
+        .build()
+        .unwrap();
+    s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.unwrap();
+}
+
 fn read(l: &Layout, name: &str) -> String {
     std::fs::read_to_string(l.secrets.join(name)).unwrap()
 }
@@ -118,7 +131,7 @@ async fn upload_puts_encrypted_credentials_once() {
     let l = layout(true);
     let s3 = analytics_tests::s3_client(&a.sdk().await);
     let bucket = format!("{}-edxanalytics", l.client);
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    config_bucket(&s3, &bucket, &l.client).await;
 
     let dry = mk_config(&a, &l, &["--upload", "--dry-run"]).ok();
     assert_eq!(dry.mutating(), 0);
@@ -177,4 +190,66 @@ async fn emr_roles_come_from_mk_iams_document() {
     let emr: Value = serde_saphyr::from_str(&read(&l, "emr-vars.yml")).unwrap();
     assert_eq!(emr["role"], "acme-emr-nodes");
     assert_eq!(emr["service_role"], "acme-emr-service");
+}
+
+/// Exit 1 with one error line naming each of `needles`, nothing changed.
+#[track_caller]
+fn refused(r: &ToolRun, needles: &[&str]) {
+    assert_eq!(r.status, 1, "expected exit 1; stderr:\n{}\nstdout:\n{}", r.stderr, r.stdout);
+    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line expected in:\n{}", r.stderr);
+    for n in needles {
+        assert!(errors[0].contains(n), "error line {:?} should name {n:?}", errors[0]);
+    }
+    assert_eq!(r.mutating(), 0, "nothing sent: {}", r.json["api_calls"]);
+}
+
+/// A state document edited to name a bucket that is not this deployment's
+/// config bucket gets no credentials: the bucket's owner and tags
+/// (analytics:client and analytics:managed-by=mk-buckets) are checked before
+/// any upload.
+#[tokio::test]
+async fn upload_refuses_a_bucket_that_is_not_the_deployments() {
+    let a = Account::fresh().await;
+    let l = layout(true);
+    let s3 = analytics_tests::s3_client(&a.sdk().await);
+    let other = unique_client("c");
+    let by_hand = format!("{other}-by-hand");
+    s3.create_bucket().bucket(&by_hand).send().await.unwrap();
+    let theirs = format!("{other}-edxanalytics");
+    config_bucket(&s3, &theirs, &other).await;
+    let doc_file = l.state.join("mk-buckets.json");
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(&doc_file).unwrap()).unwrap();
+    let name_bucket = |bucket: &str| {
+        let mut doc = original.clone();
+        doc["outputs"]["buckets"]["edxanalytics"] = json!(bucket);
+        write(&doc_file, &doc.to_string());
+    };
+
+    for (bucket, tag) in [(&by_hand, "no analytics: tag"), (&theirs, "analytics:client=")] {
+        name_bucket(bucket);
+        for extra in [&["--upload"][..], &["--upload", "--dry-run"]] {
+            let r = mk_config(&a, &l, extra);
+            refused(&r, &[bucket.as_str(), "not this deployment's config bucket", tag]);
+        }
+        let listed = s3.list_objects_v2().bucket(bucket.as_str()).send().await.unwrap();
+        assert!(listed.contents().is_empty(), "nothing uploaded to {bucket}");
+    }
+    assert!(!l.secrets.join("vars-analytics.yml").exists(), "refused before writing anything");
+
+    // Another account's bucket, as S3 answers it (403 to ExpectedBucketOwner).
+    let sim = AwsSim::start(&moto_url(), "bucket-other-account", 300);
+    let foreign = format!("{other}-foreign");
+    sim.foreign_bucket(&foreign, None, true);
+    name_bucket(&foreign);
+    let mut cmd = a.command(BIN);
+    cmd.env("AWS_ENDPOINT_URL", sim.url()).arg("--client").arg(&l.client).arg("--secrets-dir").arg(&l.secrets);
+    cmd.arg("--upload").args(std::fs::read_dir(&l.state).unwrap().map(|f| f.unwrap().path()));
+    refused(&run(&mut cmd), &[&foreign, "another AWS account", &a.id]);
+    assert!(sim.fired().get("bucket-other-account").copied().unwrap_or(0) > 0, "{}", sim.log());
+
+    // The deployment's own bucket, tagged as mk-buckets tags it: uploaded.
+    name_bucket(&format!("{}-edxanalytics", l.client));
+    config_bucket(&s3, &format!("{}-edxanalytics", l.client), &l.client).await;
+    mk_config(&a, &l, &["--upload"]).ok();
 }

@@ -9,6 +9,7 @@
 //! once per try and verified ([`common::once`]).
 
 use aws_sdk_iam::Client;
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use common::retry::eventually;
 use common::{AwsResultExt, SecretsDir, aws_error_code};
 use serde_json::Value;
@@ -17,7 +18,7 @@ use crate::iam::{ALREADY_EXISTS, NO_SUCH_ENTITY, done_if, iam_tags, no_retries};
 use crate::observe::{observe_policy, observe_profile};
 use crate::observed::Tags;
 use crate::op::Op;
-use crate::{keyfile, new_key, policy};
+use crate::{keyfile, new_key, policy, quota};
 
 /// Sets a new default version, making room first: IAM keeps at most five
 /// versions of a policy.
@@ -208,9 +209,13 @@ pub async fn apply_op(iam: &Client, secrets: &SecretsDir, op: &Op) -> anyhow::Re
             call.send().await.aws_context(format!("updating the trust policy of role {name}"))?;
         }
         Op::AttachRolePolicy { role, arn } => {
-            eventually(|| iam.attach_role_policy().role_name(role).policy_arn(arn).send())
-                .await
-                .aws_context(format!("attaching {arn} to role {role}"))?;
+            let answer = eventually(|| iam.attach_role_policy().role_name(role).policy_arn(arn).send()).await;
+            if let Err(e) = &answer
+                && let Some(why) = quota::explain_refusal(role, arn, aws_error_code(e), e.message().unwrap_or_default())
+            {
+                return Err(why);
+            }
+            answer.aws_context(format!("attaching {arn} to role {role}"))?;
         }
         Op::CreateInstanceProfile { name, tags } => {
             let call = iam.create_instance_profile().instance_profile_name(name).set_tags(iam_tags(tags)?).send();

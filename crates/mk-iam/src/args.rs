@@ -3,7 +3,6 @@
 
 use clap::Parser;
 use common::aws::AwsArgs;
-use common::cli::ToolArgs;
 use common::{ConvergeArgs, DestroyArgs, LogArgs, SecretsArgs};
 
 const EXAMPLES: &str = "\
@@ -100,21 +99,7 @@ pub struct NameArgs {
     pub reports_policy: Option<String>,
 }
 
-impl ToolArgs for Args {
-    fn log_args(&self) -> &LogArgs {
-        &self.log
-    }
-
-    fn converge(&self) -> Option<&ConvergeArgs> {
-        Some(&self.converge)
-    }
-}
-
-impl Args {
-    pub fn destroy(&self) -> bool {
-        self.destroying.destroy
-    }
-}
+common::converge_args!(Args, destroy);
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,7 @@ pub struct AccountInfo {
 impl AccountInfo {
     /// From GetCallerIdentity's account and ARN (`arn:PARTITION:sts::...`).
     pub fn new(id: &str, caller_arn: &str) -> Self {
-        let partition = caller_arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
+        let partition = common::aws::arn_partition(caller_arn).unwrap_or("aws");
         AccountInfo { id: id.to_owned(), partition: partition.to_owned() }
     }
 
@@ -265,6 +265,25 @@ mod tests {
         let inline = d.users[1].inline.as_ref().unwrap();
         assert_eq!(inline.name, "s3-read-analytics-reports");
         assert_eq!(inline.document["Statement"][0]["Resource"][1], "arn:aws:s3:::acme-analytics-api-reports/*");
+    }
+
+    #[test]
+    fn no_arn_of_another_partition() {
+        for partition in ["aws-cn", "aws-us-gov"] {
+            let account = AccountInfo { id: "123456789012".into(), partition: partition.into() };
+            let mut n = names(&["--reports"]).unwrap();
+            n.es_domain_arn = Some(format!("arn:{partition}:es:cn-north-1:123456789012:domain/acme-analytics-es"));
+            let d = Desired::new(&n, &account);
+            let all = format!("{d:?}");
+            assert!(!all.contains("arn:aws:"), "{partition}: {all}");
+            assert!(all.contains(&format!("arn:{partition}:iam::aws:policy/service-role/")), "{all}");
+            let inline = d.users[1].inline.as_ref().unwrap();
+            assert_eq!(
+                inline.document["Statement"][0]["Resource"][0],
+                format!("arn:{partition}:s3:::acme-analytics-api-reports")
+            );
+            assert_eq!(d.roles[0].arn, format!("arn:{partition}:iam::123456789012:role/acme-edxanalytics"));
+        }
     }
 
     #[test]

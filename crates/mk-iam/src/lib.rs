@@ -8,7 +8,9 @@
 //! → [`common::plan::apply`] with [`apply::apply_op`] (nothing sent under
 //! `--dry-run`) → the report ([`outputs`]). Policy documents are data
 //! ([`policy`]); when a user gets a new access key is decided in [`keys`],
-//! the key is made in [`new_key`].
+//! the key is made in [`new_key`]. Attaching past IAM's quota of managed
+//! policies per role stops the run before any change ([`quota`]). ARNs are
+//! built in the region's partition.
 
 pub mod apply;
 pub mod args;
@@ -30,6 +32,7 @@ pub mod op;
 pub mod outputs;
 pub mod plan;
 pub mod policy;
+pub mod quota;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -46,12 +49,20 @@ pub async fn run(args: Args, run: &mut Run) -> anyhow::Result<()> {
     let secrets = args.secrets.dir(d.client.as_str())?;
     let (stored_keys, pending_keys) = keyfile::read_all(&secrets, &names)?;
     let aws = args.aws.load(&run.calls).await?;
+    names::check_partition(&names, aws.partition(), &aws.region)?;
     run.report.region = Some(aws.region.clone());
     let iam = common::client!(aws_sdk_iam, &aws);
     let sts = common::client!(aws_sdk_sts, &aws);
 
-    let (desired, observed) = observe::observe(&iam, &sts, &names, stored_keys, pending_keys, args.destroy()).await?;
+    let account = observe::account(&sts, aws.partition()).await?;
+    let (desired, observed) =
+        observe::observe(&iam, account, &names, stored_keys, pending_keys, args.destroy()).await?;
     let (plan, keys) = plan::plan(&d, &desired, &observed, args.destroy(), args.rotate_keys);
+    if quota::attaches(&plan)
+        && let Some(limit) = quota::policies_per_role(&iam).await?
+    {
+        quota::check(&desired, &observed, &plan, limit)?;
+    }
     // The keys this run makes, by user: their ids are known only once made.
     let created = Mutex::new(BTreeMap::new());
     common::plan::apply(run, &plan, async |op: &Op| {

@@ -171,7 +171,20 @@ impl Names {
     }
 }
 
-/// A search domain ARN: `arn:aws:es:REGION:ACCOUNT:domain/NAME`.
+/// A given ARN must be in the run's partition (`partition`, from the
+/// region): a policy in `aws-cn` cannot name an `aws` domain.
+pub fn check_partition(names: &Names, partition: &str, region: &str) -> anyhow::Result<()> {
+    let Some(arn) = &names.es_domain_arn else { return Ok(()) };
+    match common::aws::arn_partition(arn) {
+        Some(p) if p == partition => Ok(()),
+        other => Err(bad_input(format!(
+            "--es-domain-arn {arn:?} is in partition {}, but region {region} is in partition {partition}: give the domain's ARN as arn:{partition}:es:...",
+            other.unwrap_or("(none)")
+        ))),
+    }
+}
+
+/// A search domain ARN: `arn:PARTITION:es:REGION:ACCOUNT:domain/NAME`.
 pub fn validate_domain_arn(arn: &str) -> anyhow::Result<()> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let domain_ok = |name: &str| {
@@ -190,7 +203,7 @@ pub fn validate_domain_arn(arn: &str) -> anyhow::Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(bad_input(format!("invalid --es-domain-arn {arn:?}: expected arn:aws:es:REGION:ACCOUNT:domain/NAME")))
+        Err(bad_input(format!("invalid --es-domain-arn {arn:?}: expected arn:PARTITION:es:REGION:ACCOUNT:domain/NAME")))
     }
 }
 
@@ -251,6 +264,16 @@ pub(crate) mod tests {
         let e = names(&["--reports", "--reports-bucket", "a..b"]).unwrap_err();
         assert!(e.to_string().contains("--reports-bucket"), "{e}");
         names(&["--es-domain-arn", "arn:aws:es:eu-west-1:123456789012:domain/acme-analytics-es"]).unwrap();
+    }
+
+    #[test]
+    fn a_domain_arn_of_another_partition_is_bad_input() {
+        let n = names(&["--es-domain-arn", "arn:aws-cn:es:cn-north-1:123456789012:domain/acme-analytics-es"]).unwrap();
+        check_partition(&n, "aws-cn", "cn-north-1").unwrap();
+        let e = check_partition(&n, "aws", "us-east-1").unwrap_err();
+        assert_eq!(common::error::exit_status(&e), 2);
+        assert!(e.to_string().contains("partition aws-cn") && e.to_string().contains("arn:aws:es:"), "{e}");
+        check_partition(&names(&[]).unwrap(), "aws-us-gov", "us-gov-west-1").unwrap();
     }
 
     #[test]

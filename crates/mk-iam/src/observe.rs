@@ -19,11 +19,17 @@ use crate::names::{Names, UserKind};
 use crate::observed::{Observed, ObservedPolicy, ObservedProfile, ObservedRole, ObservedUser};
 use crate::policy;
 
-/// Who we are: GetCallerIdentity.
-pub async fn account(sts: &aws_sdk_sts::Client) -> anyhow::Result<AccountInfo> {
+/// Who we are: GetCallerIdentity's account, in `partition` (the region's,
+/// as every tool builds its ARNs: `common::aws::partition`).
+pub async fn account(sts: &aws_sdk_sts::Client, partition: &str) -> anyhow::Result<AccountInfo> {
     let me = sts.get_caller_identity().send().await.aws_context("reading the caller's identity (STS)")?;
     let id = me.account().context("STS GetCallerIdentity returned no account")?;
-    Ok(AccountInfo::new(id, me.arn().unwrap_or_default()))
+    if let Some(theirs) = me.arn().and_then(common::aws::arn_partition).filter(|p| *p != partition) {
+        tracing::warn!(
+            "the caller's ARN is in partition {theirs}, the region in {partition}: ARNs are built in {partition}"
+        );
+    }
+    Ok(AccountInfo { id: id.to_owned(), partition: partition.to_owned() })
 }
 
 pub async fn observe_policy(iam: &Client, arn: &str, destroy: bool) -> anyhow::Result<Option<ObservedPolicy>> {
@@ -187,13 +193,12 @@ async fn observe_user(
     }))
 }
 
-/// Reads the account and every resource, concurrently. The policies are
-/// found by ARN, so they wait for the account id; the rest do not.
+/// Reads every resource of the `account`, concurrently.
 /// On destroy the shared roles are not read, except which policies
 /// EMR's nodes' role has (ours is detached from it).
 pub async fn observe(
     iam: &Client,
-    sts: &aws_sdk_sts::Client,
+    account: AccountInfo,
     names: &Names,
     stored_keys: Vec<Option<String>>,
     pending_keys: Vec<Option<Vec<String>>>,
@@ -202,7 +207,7 @@ pub async fn observe(
     let [client_role, emr_role, emr_ec2_role] = names.roles();
     let ((desired, policies), roles, profiles, users) = tokio::try_join!(
         async {
-            let desired = Desired::new(names, &account(sts).await?);
+            let desired = Desired::new(names, &account);
             let policies = try_join_all(desired.policies.iter().map(|p| observe_policy(iam, &p.arn, destroy))).await?;
             Ok::<_, anyhow::Error>((desired, policies))
         },
