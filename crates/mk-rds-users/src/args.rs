@@ -17,9 +17,17 @@ Examples:
       --migration-user edxapp001 --migration-password-file secrets/acme/edxapp-mysql.password
   # the same, with host, user and password from mk-rds's outputs (state/acme/mk-rds.json)
   mk-rds-users --analytics --client acme --admin-from-rds
+  # on AWS the database is private: the same through an SSH tunnel via the
+  # director (key secrets/acme/acme-director.pem, host key pinned in
+  # secrets/acme/known_hosts on first use)
+  mk-rds-users --analytics --client acme --admin-from-rds --via 54.12.34.56
   # the edxapp server: the read-only user the pipeline imports with
   mk-rds-users --edxapp-readonly --client acme --host edxapp-db.internal \\
       --admin-user root --admin-password-file ~/edxapp-root.password
+  # the same through another jump host, its own key and user
+  mk-rds-users --edxapp-readonly --client acme --host edxapp-db.internal \\
+      --admin-user root --admin-password-file ~/edxapp-root.password \\
+      --via bastion.example.org --via-user admin --via-port 2222 --via-key ~/.ssh/bastion.pem
   # drift check (changes nothing), then a new password for analytics
   mk-rds-users --analytics --client acme --admin-from-rds --dry-run
   mk-rds-users --analytics --client acme --admin-from-rds --rotate
@@ -28,7 +36,13 @@ Passwords of the users it creates are generated and written to the secrets
 directory (mysql-<user>.password, 0600), with the pipeline's credentials file
 (edxanalytics_creds or edxapp_creds); a re-run reuses them and changes a
 password only with --rotate. A database found with another character set gets
-its default changed (ALTER DATABASE); tables it holds keep theirs.";
+its default changed (ALTER DATABASE); tables it holds keep theirs.
+
+With --via, the SQL goes through `ssh -N -L` (the system's OpenSSH client)
+to the director, which connects to the server: --host (or mk-rds's endpoint)
+is as the director sees it. The tunnel is closed when the run ends, however
+it ends (when the run is killed outright, ssh goes with it where util-linux's
+setpriv is installed). No ssh configuration file is read.";
 
 /// Create (or converge) the MySQL databases, users and grants of an Open edX
 /// analytics deployment.
@@ -107,6 +121,27 @@ pub struct Args {
     /// The host part of every account this tool manages
     #[arg(long, value_name = "HOST", default_value = "%", help_heading = "Names")]
     pub user_host: String,
+
+    /// Reach the server through an SSH tunnel via this host (the director's public address or name)
+    #[arg(long, value_name = "HOST", help_heading = "Tunnel")]
+    pub via: Option<String>,
+    /// The user to log in to --via as
+    #[arg(long, value_name = "USER", default_value = "ubuntu", requires = "via", help_heading = "Tunnel")]
+    pub via_user: String,
+    /// The SSH port of --via
+    #[arg(long, value_name = "PORT", default_value_t = 22, value_parser = clap::value_parser!(u16).range(1..),
+          requires = "via", help_heading = "Tunnel")]
+    pub via_port: u16,
+    /// The private key for --via [default: <secrets-dir>/<client>-director.pem, as mk-ec2 writes it]
+    #[arg(long, value_name = "FILE", requires = "via", help_heading = "Tunnel")]
+    pub via_key: Option<PathBuf>,
+    /// Where --via's host key is pinned on first use; a changed key is refused [default: <secrets-dir>/known_hosts]
+    #[arg(long, value_name = "FILE", requires = "via", help_heading = "Tunnel")]
+    pub known_hosts: Option<PathBuf>,
+    /// How long to keep trying while --via does not answer SSH yet (a director just started)
+    #[arg(long, value_name = "SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(0..=3600), requires = "via", help_heading = "Tunnel")]
+    pub via_wait: u64,
 
     #[command(flatten)]
     pub secrets: SecretsArgs,

@@ -88,16 +88,32 @@ pub struct Session {
     calls: ApiCounter,
 }
 
-/// Connects as the admin over TCP, with TLS when a CA is given.
+/// Where the TCP connection goes when it is not the server itself: the
+/// local end of an SSH tunnel to it.
+#[derive(Debug, Clone, Copy)]
+pub struct Through<'a> {
+    pub local_port: u16,
+    /// `the SSH tunnel via ubuntu@203.0.113.7:22`
+    pub described: &'a str,
+}
+
+/// Connects as the admin over TCP (to the server, or through a tunnel to
+/// it), with TLS when a CA is given: the certificate is checked against the
+/// server's name either way.
 pub async fn connect(
     admin: &Admin,
+    through: Option<Through<'_>>,
     ssl_ca: Option<&Path>,
     timeout: Duration,
     calls: ApiCounter,
 ) -> anyhow::Result<Session> {
+    let (host, port) = match through {
+        Some(t) => ("127.0.0.1".to_owned(), t.local_port),
+        None => (admin.host.clone(), admin.port),
+    };
     let mut opts = OptsBuilder::default()
-        .ip_or_hostname(admin.host.clone())
-        .tcp_port(admin.port)
+        .ip_or_hostname(host)
+        .tcp_port(port)
         .user(Some(admin.user.clone()))
         .pass(Some(admin.password.expose()))
         .prefer_socket(false)
@@ -106,9 +122,14 @@ pub async fn connect(
         .max_allowed_packet(Some(16 * 1024 * 1024))
         .wait_timeout(Some(28_800));
     if let Some(ca) = ssl_ca {
-        opts = opts.ssl_opts(SslOpts::default().with_root_certs(vec![ca.to_path_buf().into()]));
+        let mut ssl = SslOpts::default().with_root_certs(vec![ca.to_path_buf().into()]);
+        if through.is_some() {
+            ssl = ssl.with_danger_tls_hostname_override(Some(admin.host.clone()));
+        }
+        opts = opts.ssl_opts(ssl);
     }
-    let what = format!("connecting to {}:{} as {}", admin.host, admin.port, admin.user);
+    let via = through.map(|t| format!(" through {}", t.described)).unwrap_or_default();
+    let what = format!("connecting to {}:{} as {}{via}", admin.host, admin.port, admin.user);
     tracing::debug!("{what}");
     let conn = match tokio::time::timeout(timeout, Conn::new(opts)).await {
         Ok(Ok(conn)) => conn,

@@ -2,7 +2,6 @@
 
 use clap::Parser;
 use common::aws::AwsArgs;
-use common::cli::ToolArgs;
 use common::{ConvergeArgs, DestroyArgs, LogArgs};
 
 const EXAMPLES: &str = "\
@@ -21,7 +20,9 @@ it; reach it through an SSH tunnel via the director, e.g.
 /// director group, HTTP and HTTPS from anywhere (Insights).
 /// ElasticMapReduce-master: SSH from the analytics group, all traffic from
 /// itself and the slave group. ElasticMapReduce-slave: all traffic from itself
-/// and the master group. <client>-emr-rds: MySQL from both EMR groups.
+/// and the master group. <client>-emr-rds: MySQL from both EMR groups and
+/// from the director group (mk-rds-users' SSH tunnel), on the databases
+/// that carry it.
 ///
 /// Missing rules are added, rules this tool added that no longer belong are
 /// removed, and rules added by anyone else are left alone (and reported when
@@ -65,18 +66,4 @@ pub struct Args {
     pub log: LogArgs,
 }
 
-impl ToolArgs for Args {
-    fn log_args(&self) -> &LogArgs {
-        &self.log
-    }
-
-    fn converge(&self) -> Option<&ConvergeArgs> {
-        Some(&self.converge)
-    }
-}
-
-impl Args {
-    pub fn destroy(&self) -> bool {
-        self.destroying.destroy
-    }
-}
+common::converge_args!(Args, destroy);

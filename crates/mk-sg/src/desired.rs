@@ -115,9 +115,15 @@ pub fn rules(role: GroupRole, desired: &Desired) -> BTreeSet<SecurityGroupRule> 
         EmrSlave => {
             [SecurityGroupRule::all_traffic(group(EmrSlave)), SecurityGroupRule::all_traffic(group(EmrMaster))].into()
         }
-        EmrRds => {
-            [SecurityGroupRule::tcp(3306, group(EmrMaster)), SecurityGroupRule::tcp(3306, group(EmrSlave))].into()
-        }
+        // The databases that carry it (the analytics one, edxapp's with
+        // mk-rds --join-sg): MySQL from EMR, and from the director, where
+        // mk-rds-users' SSH tunnel comes out.
+        EmrRds => [
+            SecurityGroupRule::tcp(3306, group(EmrMaster)),
+            SecurityGroupRule::tcp(3306, group(EmrSlave)),
+            SecurityGroupRule::tcp(3306, group(Director)),
+        ]
+        .into(),
     }
 }
 
@@ -182,7 +188,7 @@ mod tests {
     fn the_rules_of_spec_section_4() {
         let (w, d) = parse(&[]).unwrap();
         let all: Vec<SecurityGroupRule> = GroupRole::ALL.iter().flat_map(|r| rules(*r, &w)).collect();
-        assert_eq!(all.len(), 1 + 3 + 3 + 2 + 2);
+        assert_eq!(all.len(), 1 + 3 + 3 + 2 + 3);
         assert!(
             !all.iter().any(|r| r.opens_tcp(8080) && matches!(r.source, Source::Cidr(_))),
             "8080 is never opened to an address range"
@@ -203,5 +209,12 @@ mod tests {
         assert_eq!(description(GroupRole::EmrMaster, &intra, &d), "mk-sg");
         let rds = SecurityGroupRule::tcp(3306, group(GroupRole::EmrSlave));
         assert_eq!(description(GroupRole::EmrRds, &rds, &d), "mk-sg:acme");
+        // The director reaches MySQL on the databases, and nothing else of theirs.
+        let emr_rds = rules(GroupRole::EmrRds, &w);
+        let from_director: Vec<_> = emr_rds.iter().filter(|r| r.source == group(GroupRole::Director)).collect();
+        assert_eq!(from_director, [&SecurityGroupRule::tcp(3306, group(GroupRole::Director))]);
+        assert!(emr_rds.iter().all(|r| r.opens_tcp(3306) && !r.opens_tcp(22) && matches!(r.source, Source::Group(_))));
+        let director = SecurityGroupRule::tcp(3306, group(GroupRole::Director));
+        assert_eq!(description(GroupRole::EmrRds, &director, &d), "mk-sg:acme");
     }
 }

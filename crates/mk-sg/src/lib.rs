@@ -1,6 +1,6 @@
 //! mk-sg: the security groups of the analytics stack (SPEC section 4):
 //! the director, the analytics host, EMR's master and slave pair, and the
-//! group that lets EMR reach MySQL.
+//! group that lets EMR and the director reach MySQL.
 //!
 //! Follows the house path: [`desired`] (pure) → [`ec2::observe`] → [`plan`]
 //! (pure) → [`common::plan::apply`] with [`apply::Groups::send`] (nothing

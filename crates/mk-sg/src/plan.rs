@@ -108,7 +108,7 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .sum();
-        assert_eq!(authorized, 11);
+        assert_eq!(authorized, 12);
         assert!(p.findings.is_empty(), "{:?}", p.findings);
     }
 
@@ -119,7 +119,7 @@ mod tests {
         let p = plan(&d, &w, &converged(&d, &w), false).unwrap();
         assert!(ops(&p).is_empty(), "{:?}", ops(&p));
         let changes: Vec<&Change> = p.steps.iter().flat_map(|s| &s.changes).collect();
-        assert_eq!(changes.len(), 5 + 11);
+        assert_eq!(changes.len(), 5 + 12);
         assert!(changes.iter().all(|c| c.action == Action::Unchanged));
         assert!(changes.iter().any(|c| c.name == "acme-analytics ingress tcp 22 from acme-director"));
         // The default admin CIDR is the only finding.
@@ -171,7 +171,7 @@ mod tests {
         let creates = p.steps.iter().filter(|s| matches!(s.ops[..], [Op::CreateGroup { .. }]));
         assert!(creates.clone().all(|s| s.phase == crate::op::GROUPS));
         assert_eq!(creates.count(), 5);
-        assert_eq!(p.totals(), common::plan::Totals { create: 5 + 11, update: 0, delete: 0, unchanged: 0 });
+        assert_eq!(p.totals(), common::plan::Totals { create: 5 + 12, update: 0, delete: 0, unchanged: 0 });
 
         // A replaced admin range: the new rule is open before the old one goes.
         let mut o = converged(&d, &want(&d, &["198.51.100.0/24"]));
@@ -268,7 +268,7 @@ mod tests {
                 _ => 0,
             })
             .sum();
-        assert_eq!(revoked, 1 + 2 + 1 + 2, "analytics, master, slave, emr-rds");
+        assert_eq!(revoked, 1 + 2 + 1 + 3, "analytics, master, slave, emr-rds");
     }
 
     #[test]

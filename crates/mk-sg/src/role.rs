@@ -51,7 +51,7 @@ impl GroupRole {
             GroupRole::Analytics => format!("{}: Insights, Analytics API and Jenkins host (mk-sg)", d.client),
             GroupRole::EmrMaster => "Master group for Elastic MapReduce (created by mk-sg)".into(),
             GroupRole::EmrSlave => "Slave group for Elastic MapReduce (created by mk-sg)".into(),
-            GroupRole::EmrRds => format!("{}: MySQL from the EMR clusters (mk-sg)", d.client),
+            GroupRole::EmrRds => format!("{}: MySQL from the EMR clusters and the director (mk-sg)", d.client),
         }
     }
 }

@@ -117,7 +117,15 @@ fn expected(c: &str, admin: &str) -> BTreeMap<String, BTreeSet<Rule>> {
             ]),
         ),
         (SLAVE.to_owned(), BTreeSet::from([rule("-1", 0, SLAVE, "mk-sg"), rule("-1", 0, MASTER, "mk-sg")])),
-        (format!("{c}-emr-rds"), BTreeSet::from([rule("tcp", 3306, MASTER, &own), rule("tcp", 3306, SLAVE, &own)])),
+        // MySQL from EMR, and from the director (mk-rds-users' tunnel).
+        (
+            format!("{c}-emr-rds"),
+            BTreeSet::from([
+                rule("tcp", 3306, MASTER, &own),
+                rule("tcp", 3306, SLAVE, &own),
+                rule("tcp", 3306, &director, &own),
+            ]),
+        ),
     ])
 }
 
@@ -189,7 +197,7 @@ async fn creates_the_exact_rules_then_reruns_unchanged() {
 
     let again = mk(&a, &args).ok().all_unchanged();
     assert_eq!(again.total(), 2, "{}", again.json["api_calls"]);
-    assert_eq!(again.json["changes"].as_array().unwrap().len(), 5 + 11);
+    assert_eq!(again.json["changes"].as_array().unwrap().len(), 5 + 12);
     assert_eq!(&again.json["outputs"]["security_groups"], ids);
     mk(&a, &[&args[..], &["--dry-run"]].concat()).ok().all_unchanged();
 }
