@@ -74,12 +74,42 @@ network() {
 }
 iam() { run mk-iam "${reports_args[@]}"; }
 buckets() { run mk-buckets "${reports_args[@]}" "${grades_args[@]}"; }
+# via_args VIA: sets the caller's `via` to mk-rds-users' tunnel flags for
+# VIA: none, the director (its public address and key from mk-ec2's
+# document), or a host.
+via_args() {
+    via=()
+    case $1 in
+    none) ;;
+    director)
+        local ip key
+        ip=$(out mk-ec2 '.outputs.instances.director.public_ip // empty')
+        if [[ -z $ip ]]; then
+            say "mk-ec2's document names no public address of the director: tunnel via another host, or none (the *_DB_VIA settings)"
+            return 1
+        fi
+        via=(--via "$ip")
+        key=$(out mk-ec2 '.outputs.key_pairs.director.private_key_file // empty')
+        [[ -z $key ]] || via+=(--via-key "$key")
+        ;;
+    *) via=(--via "$1") ;;
+    esac
+}
+analytics_users() {
+    local via
+    via_args "$db_via" || return 1
+    run_as mk-rds-users mk-rds-users --analytics "${db_args[@]}" "${via[@]}"
+}
 edxapp_users() {
     ((${#edxapp_db_args[@]})) || return 0
-    run_as mk-rds-users.edxapp-readonly mk-rds-users --edxapp-readonly "${edxapp_db_args[@]}"
+    local via
+    via_args "$edxapp_db_via" || return 1
+    run_as mk-rds-users.edxapp-readonly mk-rds-users --edxapp-readonly "${edxapp_db_args[@]}" "${via[@]}"
 }
+# Through the director, edxapp's user waits for it (phase 3).
+early_edxapp_users() { [[ $edxapp_db_via == director ]] || edxapp_users; }
 say "1/4 network then security groups (mk-vpc, mk-sg), identities (mk-iam), buckets (mk-buckets), edxapp's read-only user (mk-rds-users)"
-together network iam buckets edxapp_users
+together network iam buckets early_edxapp_users
 vpc_id=$(out mk-vpc .outputs.vpc_id)
 
 # mk-iam's names reach the tools after it through its document (so they
@@ -111,13 +141,21 @@ wait_for() {
     fi
 }
 es() { wait_for mk-es "${es_args[@]}"; }
+# The database's users as soon as it is up; through the director, once the
+# director is up too.
 database() {
     wait_for mk-rds --vpc-id "$vpc_id"
-    run_as mk-rds-users mk-rds-users --analytics "${db_args[@]}"
+    [[ $db_via == director ]] || analytics_users
 }
 ec2() { wait_for mk-ec2 "${ec2_args[@]}"; }
 say "3/4 waiting for what is pending (mk-es, mk-rds, mk-ec2 again), then the database's databases and users (mk-rds-users)"
 together es database ec2
+late_analytics_users() { [[ $db_via != director ]] || analytics_users; }
+late_edxapp_users() { [[ $edxapp_db_via != director ]] || edxapp_users; }
+if [[ $db_via == director || $edxapp_db_via == director ]]; then
+    say "3/4 the databases' users through the director (mk-rds-users --via)"
+    together late_analytics_users late_edxapp_users
+fi
 
 say "4/4 secure configuration (mk-config --upload)"
 docs=()

@@ -20,10 +20,12 @@ SETTINGS=(
     "ANALYTICS_DB_PORT|3306|deploy|with ANALYTICS_DB_HOST: its port"
     "ANALYTICS_DB_ADMIN_USER|admin|deploy|with ANALYTICS_DB_HOST: the admin user"
     "MYSQL_PWD||deploy|with ANALYTICS_DB_HOST: the admin user's password"
+    "ANALYTICS_DB_VIA|director (none with ANALYTICS_DB_HOST)|deploy|mk-rds-users reaches the analytics database through an SSH tunnel via this host: director (its public address from mk-ec2), a host name, or none"
     "EDXAPP_DB_HOST||deploy|edxapp's database: adds the read-only edxapp_ro user"
     "EDXAPP_DB_PORT|3306|deploy|with EDXAPP_DB_HOST: its port"
     "EDXAPP_DB_ADMIN_USER|admin|deploy|with EDXAPP_DB_HOST: the admin user"
     "EDXAPP_DB_ADMIN_PASSWORD_FILE||deploy|with EDXAPP_DB_HOST: a file holding the admin password"
+    "EDXAPP_DB_VIA|none|deploy|with EDXAPP_DB_HOST: the same for edxapp's database (director: it must let the director in, mk-rds --join-sg)"
     "EDXAPP_MIGRATION_USER||deploy|edxapp's migration user, granted on the analytics databases"
     "EDXAPP_MIGRATION_PASSWORD_FILE||deploy|with EDXAPP_MIGRATION_USER: a file holding its password"
     "EDXAPP_GRADES_BUCKET||deploy, destroy|edxapp's bucket that gets (and loses) the grades-download statement"
@@ -105,6 +107,15 @@ if [[ -n ${ANALYTICS_DB_HOST:-} ]]; then
 else
     db_args=(--admin-from-rds --rds-state "$state/mk-rds.json")
 fi
+# Through which host mk-rds-users tunnels (deploy.sh turns `director` into
+# the director's address once mk-ec2 ran): a given ANALYTICS_DB_HOST is
+# reached straight unless ANALYTICS_DB_VIA says otherwise.
+if [[ -n ${ANALYTICS_DB_HOST:-} ]]; then db_via=${ANALYTICS_DB_VIA:-none}; else db_via=${ANALYTICS_DB_VIA:-director}; fi
+edxapp_db_via=${EDXAPP_DB_VIA:-none}
+for via_setting in "$db_via" "$edxapp_db_via"; do
+    [[ $via_setting =~ ^[A-Za-z0-9_.:-]+$ && $via_setting != -* ]] ||
+        setting_error "ANALYTICS_DB_VIA and EDXAPP_DB_VIA are director, none or a host name, not '$via_setting'"
+done
 if [[ -n ${EDXAPP_MIGRATION_USER:-} ]]; then
     [[ -n ${EDXAPP_MIGRATION_PASSWORD_FILE:-} ]] || setting_error "EDXAPP_MIGRATION_PASSWORD_FILE is needed with EDXAPP_MIGRATION_USER"
     db_args+=(--migration-user "$EDXAPP_MIGRATION_USER" --migration-password-file "$EDXAPP_MIGRATION_PASSWORD_FILE")
@@ -116,4 +127,4 @@ force_args=()
 [[ ${ANALYTICS_FORCE:-} == 1 ]] && force_args=(--force)
 # Read by the caller (shellcheck cannot see across the source).
 : "${vpc_args[@]}" "${subnet_args[@]}" "${sg_args[@]}" "${ubuntu_args[@]}" "${reports_args[@]}" "${grades_args[@]}" \
-    "${edxapp_db_args[@]}" "${db_args[@]}" "${snapshot_args[@]}" "${force_args[@]}"
+    "${edxapp_db_args[@]}" "${db_args[@]}" "$db_via" "$edxapp_db_via" "${snapshot_args[@]}" "${force_args[@]}"

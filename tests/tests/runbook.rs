@@ -247,6 +247,7 @@ fn runbook_setting_mistakes_are_bad_input() {
             &[("ANALYTICS_CLIENT", "acme"), ("EDXAPP_MIGRATION_USER", "migrate")],
             "EDXAPP_MIGRATION_PASSWORD_FILE",
         ),
+        ("deploy.sh", &[("ANALYTICS_CLIENT", "acme"), ("ANALYTICS_DB_VIA", "-oProxyCommand=x")], "ANALYTICS_DB_VIA"),
     ];
     for (script, env, needle) in cases {
         let dir = tempfile::tempdir().unwrap();
