@@ -80,7 +80,7 @@ buckets() { run mk-buckets "${reports_args[@]}" "${grades_args[@]}"; }
 via_args() {
     via=()
     case $1 in
-    none) ;;
+    none) return 0 ;;
     director)
         local ip key
         ip=$(out mk-ec2 '.outputs.instances.director.public_ip // empty')
@@ -90,10 +90,12 @@ via_args() {
         fi
         via=(--via "$ip")
         key=$(out mk-ec2 '.outputs.key_pairs.director.private_key_file // empty')
-        [[ -z $key ]] || via+=(--via-key "$key")
+        [[ -n $via_key || -z $key ]] || via+=(--via-key "$key")
         ;;
     *) via=(--via "$1") ;;
     esac
+    [[ -z $via_key ]] || via+=(--via-key "$via_key")
+    via+=("${via_opts[@]}")
 }
 analytics_users() {
     local via

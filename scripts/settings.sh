@@ -21,6 +21,9 @@ SETTINGS=(
     "ANALYTICS_DB_ADMIN_USER|admin|deploy|with ANALYTICS_DB_HOST: the admin user"
     "MYSQL_PWD||deploy|with ANALYTICS_DB_HOST: the admin user's password"
     "ANALYTICS_DB_VIA|director (none with ANALYTICS_DB_HOST)|deploy|mk-rds-users reaches the analytics database through an SSH tunnel via this host: director (its public address from mk-ec2), a host name, or none"
+    "ANALYTICS_DB_VIA_USER|ubuntu|deploy|with a *_DB_VIA: the SSH user on that host"
+    "ANALYTICS_DB_VIA_PORT|22|deploy|with a *_DB_VIA: that host's SSH port"
+    "ANALYTICS_DB_VIA_KEY|the director's key (mk-ec2's)|deploy|with a *_DB_VIA: the SSH private key for that host"
     "EDXAPP_DB_HOST||deploy|edxapp's database: adds the read-only edxapp_ro user"
     "EDXAPP_DB_PORT|3306|deploy|with EDXAPP_DB_HOST: its port"
     "EDXAPP_DB_ADMIN_USER|admin|deploy|with EDXAPP_DB_HOST: the admin user"
@@ -116,6 +119,14 @@ for via_setting in "$db_via" "$edxapp_db_via"; do
     [[ $via_setting =~ ^[A-Za-z0-9_.:-]+$ && $via_setting != -* ]] ||
         setting_error "ANALYTICS_DB_VIA and EDXAPP_DB_VIA are director, none or a host name, not '$via_setting'"
 done
+# How to log in to that host (the same for both databases).
+via_opts=()
+[[ -n ${ANALYTICS_DB_VIA_USER:-} ]] && via_opts+=(--via-user "$ANALYTICS_DB_VIA_USER")
+if [[ -n ${ANALYTICS_DB_VIA_PORT:-} ]]; then
+    [[ $ANALYTICS_DB_VIA_PORT =~ ^[0-9]{1,5}$ ]] || setting_error "ANALYTICS_DB_VIA_PORT must be a port number, not '$ANALYTICS_DB_VIA_PORT'"
+    via_opts+=(--via-port "$ANALYTICS_DB_VIA_PORT")
+fi
+via_key=${ANALYTICS_DB_VIA_KEY:-}
 if [[ -n ${EDXAPP_MIGRATION_USER:-} ]]; then
     [[ -n ${EDXAPP_MIGRATION_PASSWORD_FILE:-} ]] || setting_error "EDXAPP_MIGRATION_PASSWORD_FILE is needed with EDXAPP_MIGRATION_USER"
     db_args+=(--migration-user "$EDXAPP_MIGRATION_USER" --migration-password-file "$EDXAPP_MIGRATION_PASSWORD_FILE")
@@ -127,4 +138,4 @@ force_args=()
 [[ ${ANALYTICS_FORCE:-} == 1 ]] && force_args=(--force)
 # Read by the caller (shellcheck cannot see across the source).
 : "${vpc_args[@]}" "${subnet_args[@]}" "${sg_args[@]}" "${ubuntu_args[@]}" "${reports_args[@]}" "${grades_args[@]}" \
-    "${edxapp_db_args[@]}" "${db_args[@]}" "$db_via" "$edxapp_db_via" "${snapshot_args[@]}" "${force_args[@]}"
+    "${edxapp_db_args[@]}" "${db_args[@]}" "$db_via" "$edxapp_db_via" "${via_opts[@]}" "$via_key" "${snapshot_args[@]}" "${force_args[@]}"

@@ -269,3 +269,44 @@ fn runbook_setting_mistakes_are_bad_input() {
         assert!(!state.exists(), "{script} {env:?} started work: {}", state.display());
     }
 }
+
+/// deploy.sh reaches both databases the way it does on AWS: through an SSH
+/// tunnel via a host (here the emulator set's sshd standing in for the
+/// director), every statement through it, the host key pinned in the
+/// secrets directory; a re-run changes nothing.
+#[tokio::test]
+async fn deploy_reaches_the_databases_through_the_tunnel() {
+    let rb = Runbook::new("tun").await;
+    let ssh = analytics_tests::ssh_env();
+    let (_, mysql_port, _, _) = mysql_env();
+    let forwarded = || {
+        let log = std::fs::read_to_string(&ssh.log).unwrap_or_default();
+        let target = format!("target 127.0.0.1 port {mysql_port}");
+        log.lines().filter(|l| l.contains("server_request_direct_tcpip: originator") && l.ends_with(&target)).count()
+    };
+    let through_tunnel = |script: &str| {
+        let mut cmd = rb.command(script);
+        cmd.env("ANALYTICS_DB_VIA", &ssh.host)
+            .env("EDXAPP_DB_VIA", &ssh.host)
+            .env("ANALYTICS_DB_VIA_PORT", ssh.port.to_string())
+            .env("ANALYTICS_DB_VIA_USER", &ssh.user)
+            .env("ANALYTICS_DB_VIA_KEY", &ssh.key);
+        let out = cmd.output().expect("running bash");
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let before = forwarded();
+    let (status, stderr) = through_tunnel("deploy.sh");
+    assert_eq!(status, 0, "deploy.sh through the tunnel failed:\n{stderr}");
+    assert!(forwarded() >= before + 2, "both mk-rds-users runs went through the tunnel");
+    for doc in ["mk-rds-users", "mk-rds-users.edxapp-readonly"] {
+        let via = &rb.doc(doc)["outputs"]["server"]["via"];
+        assert_eq!(via["host"], ssh.host.as_str(), "{doc}: {via}");
+    }
+    let pinned = std::fs::read_to_string(rb.secrets.join("known_hosts")).expect("the host key is pinned");
+    assert!(pinned.contains(ssh.host_key_pub.trim()), "{pinned}");
+    let (status, stderr) = through_tunnel("deploy.sh");
+    assert_eq!(status, 0, "second deploy.sh failed:\n{stderr}");
+    assert_eq!(rb.doc("deploy-summary")["api_calls"]["mutating"], 0);
+    let (status, _, stderr) = rb.run("destroy.sh");
+    assert_eq!(status, 0, "destroy.sh failed:\n{stderr}");
+}
