@@ -407,3 +407,18 @@ pub fn ssh_env() -> SshEnv {
         host_key_pub: var("ANALYTICS_TEST_SSH_HOST_KEY_PUB"),
     }
 }
+
+/// Stops a helper process that ends when its stdin closes (the proxies'
+/// `--stop-on-stdin-eof`): closes the pipe, waits up to 5 s, then kills it.
+pub fn stop_on_stdin_eof(child: &mut std::process::Child, stdin: Option<std::process::ChildStdin>) {
+    drop(stdin);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -169,16 +169,7 @@ impl AwsSim {
 
 impl Drop for AwsSim {
     fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::stop_on_stdin_eof(&mut self.child, self.stdin.take());
     }
 }
 
