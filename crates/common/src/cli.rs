@@ -166,6 +166,9 @@ where
     A: ToolArgs,
     F: AsyncFnOnce(A, &mut Run) -> anyhow::Result<()>,
 {
+    if let Err(e) = crate::harden::no_core_dumps() {
+        eprintln!("warning: {tool}: could not disable core dumps ({e}); this process holds secrets");
+    }
     let args = match A::try_parse() {
         Ok(a) => a,
         Err(e) if !e.use_stderr() => {

@@ -27,6 +27,7 @@ pub mod calls;
 pub mod cli;
 pub mod deployment;
 pub mod error;
+pub mod harden;
 pub mod names;
 pub mod once;
 pub mod plan;
