@@ -24,13 +24,15 @@ say() { echo "deploy.sh: $*" >&2; }
 run_as() {
     local name=$1 tool=$2
     shift 2
-    local out="$state/$name.json"
-    if ! "$tool" "$@" >"$out.tmp"; then
-        mv -f "$out.tmp" "$state/$name.failed.json"
+    local out="$state/$name.json" tmp
+    # A file of this run's own (two runs never share one), renamed into place.
+    tmp=$(mktemp "$out.XXXXXX")
+    if ! "$tool" "$@" >"$tmp"; then
+        mv -f "$tmp" "$state/$name.failed.json"
         say "$tool failed; see the error above and $state/$name.failed.json"
         return 1
     fi
-    mv -f "$out.tmp" "$out"
+    mv -f "$tmp" "$out"
     rm -f "$state/$name.failed.json"
     echo "$name" >>"$finished"
 }

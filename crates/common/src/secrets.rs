@@ -10,8 +10,8 @@
 //! line, error or report can show one; the report names files, not values.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -76,6 +76,45 @@ pub struct DbCredentials {
     pub password: Secret,
 }
 
+/// `O_NOFOLLOW` for [`std::os::unix::fs::OpenOptionsExt::custom_flags`].
+fn nofollow() -> i32 {
+    i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).expect("O_NOFOLLOW fits an int")
+}
+
+/// Refuses a symlink at `path` (bad input); its metadata, `None` when
+/// nothing is there.
+fn not_a_symlink(path: &Path) -> anyhow::Result<Option<fs::Metadata>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(bad_input(format!(
+            "{} is a symbolic link: the secrets directory holds only real files (remove it)",
+            path.display()
+        ))),
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Narrows a mode wider than `mode` (with a warning) and warns about a
+/// foreign owner.
+fn check_owner_and_mode(path: &Path, meta: &fs::Metadata, mode: u32) {
+    let have = meta.permissions().mode() & 0o777;
+    if have & !mode != 0 {
+        match fs::set_permissions(path, fs::Permissions::from_mode(mode)) {
+            Ok(()) => tracing::warn!("{} had mode {have:04o}; narrowed to {mode:04o}", path.display()),
+            Err(e) => tracing::warn!("{} has mode {have:04o} and could not be narrowed: {e}", path.display()),
+        }
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        tracing::warn!(
+            "{} is owned by uid {}, not by this user (uid {me}): check who else can change it",
+            path.display(),
+            meta.uid()
+        );
+    }
+}
+
 /// Parses a secret JSON file. serde's message may quote a value (a
 /// secret), so the error says only where the file is wrong.
 pub fn parse_json<T: DeserializeOwned>(text: &str, path: &Path, what: &str) -> anyhow::Result<T> {
@@ -130,14 +169,27 @@ impl SecretsDir {
         self.path.join(name)
     }
 
-    /// Reads a file, `None` when it does not exist.
+    /// Reads a file, `None` when it does not exist. A symlink is refused
+    /// (bad input: it could plant content or point at another's secret),
+    /// and the file is opened with `O_NOFOLLOW`, so one swapped in between
+    /// is refused too; a file readable by others is narrowed to 0600 with a
+    /// warning, and one owned by another user is a warning.
     pub fn read(&self, name: &str) -> anyhow::Result<Option<String>> {
         let p = self.file(name);
-        match fs::read_to_string(&p) {
-            Ok(s) => Ok(Some(s)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
+        if not_a_symlink(&p)?.is_none() {
+            return Ok(None);
         }
+        let file = fs::OpenOptions::new().read(true).custom_flags(nofollow()).open(&p);
+        let mut file = match file {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+        };
+        let meta = file.metadata().with_context(|| format!("reading {}", p.display()))?;
+        check_owner_and_mode(&p, &meta, 0o600);
+        let mut text = String::new();
+        file.read_to_string(&mut text).with_context(|| format!("reading {}", p.display()))?;
+        Ok(Some(text))
     }
 
     /// Creates the directory (0700) if needed, and narrows a wider mode.
@@ -150,10 +202,7 @@ impl SecretsDir {
                 .with_context(|| format!("creating secrets directory {}", self.path.display()))?;
         }
         let meta = fs::metadata(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
-        if meta.permissions().mode() & 0o777 != 0o700 {
-            fs::set_permissions(&self.path, fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("setting mode 0700 on {}", self.path.display()))?;
-        }
+        check_owner_and_mode(&self.path, &meta, 0o700);
         Ok(())
     }
 
@@ -161,6 +210,7 @@ impl SecretsDir {
     pub fn write(&self, name: &str, contents: &[u8]) -> anyhow::Result<PathBuf> {
         self.ensure()?;
         let target = self.file(name);
+        not_a_symlink(&target)?;
         // NamedTempFile creates its file 0600 before any byte is written.
         let mut tmp = tempfile::NamedTempFile::new_in(&self.path)
             .with_context(|| format!("creating a file in {}", self.path.display()))?;
@@ -215,6 +265,30 @@ impl SecretsDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symlinks_are_refused_and_loose_modes_narrowed() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = SecretsDir::new(t.path().join("s"));
+        dir.ensure().unwrap();
+        let planted = t.path().join("planted");
+        fs::write(&planted, "attacker's content").unwrap();
+        std::os::unix::fs::symlink(&planted, dir.file("pw")).unwrap();
+        let e = dir.read_secret("pw").unwrap_err();
+        assert_eq!(crate::error::exit_status(&e), 2, "{e:#}");
+        assert!(format!("{e:#}").contains("symbolic link"), "{e:#}");
+        let e = dir.write_secret("pw", &Secret::new("x")).unwrap_err();
+        assert!(format!("{e:#}").contains("symbolic link"), "{e:#}");
+        assert_eq!(fs::read_to_string(&planted).unwrap(), "attacker's content", "never written through");
+        fs::remove_file(dir.file("pw")).unwrap();
+        fs::write(dir.file("loose"), "x").unwrap();
+        fs::set_permissions(dir.file("loose"), fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(dir.read_secret("loose").unwrap().unwrap().expose(), "x");
+        assert_eq!(fs::metadata(dir.file("loose")).unwrap().permissions().mode() & 0o777, 0o600);
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        dir.ensure().unwrap();
+        assert_eq!(fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777, 0o700);
+    }
 
     #[test]
     fn modes_and_atomic_write() {
