@@ -171,6 +171,20 @@ impl ToolRun {
         self
     }
 
+    /// Asserts a failure that is a fact of the world, not a typo: exit 1,
+    /// one `error:` line naming each of `needles`, no mutating call.
+    #[track_caller]
+    pub fn refused(&self, needles: &[&str]) -> &Self {
+        assert_eq!(self.status, 1, "expected exit 1; stderr:\n{}\nstdout:\n{}", self.stderr, self.stdout);
+        let errors: Vec<&str> = self.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "one error line expected in:\n{}", self.stderr);
+        for n in needles {
+            assert!(errors[0].contains(n), "error line {:?} should name {n:?}", errors[0]);
+        }
+        assert_eq!(self.mutating(), 0, "nothing changed before the refusal: {}", self.json["api_calls"]);
+        self
+    }
+
     /// Every change has action `unchanged`.
     #[track_caller]
     pub fn all_unchanged(self) -> Self {
@@ -390,6 +404,29 @@ pub struct SshEnv {
     pub log: PathBuf,
     /// Its host key as a known_hosts line holds it: `ssh-ed25519 AAAA...`.
     pub host_key_pub: String,
+}
+
+impl SshEnv {
+    /// Writes `dir/known_hosts` pinning a freshly made key (not the
+    /// sshd's) for this sshd's address and port, as if the host had been
+    /// replaced; returns the file and its contents.
+    pub fn pin_another_host_key(&self, dir: &Path) -> (PathBuf, String) {
+        let other = dir.join("other_host_key");
+        let made = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
+            .arg(&other)
+            .stdin(std::process::Stdio::null())
+            .status()
+            .expect("running ssh-keygen");
+        assert!(made.success(), "ssh-keygen failed");
+        let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+        let other_pub = other_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        assert_ne!(other_pub, self.host_key_pub);
+        let known_hosts = dir.join("known_hosts");
+        let pin = format!("[{}]:{} {other_pub}\n", self.host, self.port);
+        std::fs::write(&known_hosts, &pin).unwrap();
+        (known_hosts, pin)
+    }
 }
 
 /// The director stand-in the harness started, or a panic telling how to run

@@ -178,19 +178,7 @@ fn a_changed_host_key_is_refused() {
     let env = ssh_env();
     let dir = tempfile::tempdir().unwrap();
     // Another host's key pinned for this address and port.
-    let other = dir.path().join("other_host_key");
-    let made = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
-        .arg(&other)
-        .stdin(Stdio::null())
-        .status()
-        .expect("running ssh-keygen");
-    assert!(made.success());
-    let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
-    let other_pub = other_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-    assert_ne!(other_pub, env.host_key_pub);
-    let known_hosts = dir.path().join("known_hosts");
-    std::fs::write(&known_hosts, format!("[{}]:{} {other_pub}\n", env.host, env.port)).unwrap();
+    let (known_hosts, pin) = env.pin_another_host_key(dir.path());
 
     let out = ssh(&env, &known_hosts, "yes")
         .arg(format!("{}@{}", env.user, env.host))
@@ -202,5 +190,5 @@ fn a_changed_host_key_is_refused() {
     assert_eq!(out.status.code(), Some(255), "ssh must refuse a changed host key:\n{stderr}");
     assert!(stderr.contains("Host key verification failed"), "{stderr}");
     // The pin is left as it was.
-    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), format!("[{}]:{} {other_pub}\n", env.host, env.port));
+    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), pin);
 }

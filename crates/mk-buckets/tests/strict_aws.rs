@@ -28,19 +28,6 @@ fn mk(sim: &AwsSim, a: &Account, secrets: &Path, args: &[&str]) -> ToolRun {
     run(&mut command(sim, a, secrets, args))
 }
 
-/// A failure that is a fact of the world: exit 1, one error line naming
-/// each of `needles`, and no mutating call.
-#[track_caller]
-fn refused(r: &ToolRun, needles: &[&str]) {
-    assert_eq!(r.status, 1, "expected exit 1; stderr:\n{}\nstdout:\n{}", r.stderr, r.stdout);
-    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "one error line expected in:\n{}", r.stderr);
-    for n in needles {
-        assert!(errors[0].contains(n), "error line {:?} should name {n:?}", errors[0]);
-    }
-    assert_eq!(r.mutating(), 0, "nothing changed before the refusal: {}", r.json["api_calls"]);
-}
-
 async fn s3(a: &Account) -> Client {
     analytics_tests::s3_client(&a.sdk().await)
 }
@@ -96,7 +83,7 @@ async fn a_bucket_in_another_region_is_named_before_any_change() {
     let emr = format!("{c}-analytics-emr");
     sim.foreign_bucket(&emr, Some("eu-west-1"), false);
     let r = mk(&sim, &a, dir.path(), &["--client", &c]);
-    refused(&r, &[&emr, "region eu-west-1", "not us-east-1", "--emr-bucket"]);
+    r.refused(&[&emr, "region eu-west-1", "not us-east-1", "--emr-bucket"]);
     assert!(sim.fired().get("bucket-other-region").copied().unwrap_or(0) > 0, "{}", sim.log());
     // Destroy leaves it alone, and says so.
     let d = mk(&sim, &a, dir.path(), &["--client", &c, "--destroy"]).ok();
@@ -108,7 +95,7 @@ async fn a_bucket_in_another_region_is_named_before_any_change() {
     let c = unique_client("bs");
     let logs = format!("{c}-tracking-logs");
     sim.foreign_bucket(&logs, Some("eu-west-1"), false);
-    refused(&mk(&sim, &a, dir.path(), &["--client", &c]), &[&logs, "eu-west-1", "tracking logs", "replicate"]);
+    mk(&sim, &a, dir.path(), &["--client", &c]).refused(&[&logs, "eu-west-1", "tracking logs", "replicate"]);
 
     // And edxapp's bucket for the grades statement.
     let c = unique_client("bs");
@@ -116,7 +103,7 @@ async fn a_bucket_in_another_region_is_named_before_any_change() {
     sim.foreign_bucket(&grades, Some("eu-west-1"), false);
     let arn = format!("arn:aws:iam::{}:user/edxapp", a.id);
     let r = mk(&sim, &a, dir.path(), &["--client", &c, "--grades-bucket", &grades, "--edxapp-user-arn", &arn]);
-    refused(&r, &[&grades, "eu-west-1", "--grades-bucket"]);
+    r.refused(&[&grades, "eu-west-1", "--grades-bucket"]);
     let s3 = s3(&a).await;
     assert!(s3.head_bucket().bucket(format!("{c}-analytics-emr")).send().await.is_err(), "nothing created");
 }
@@ -130,7 +117,7 @@ async fn a_bucket_of_another_account_is_named_before_any_change() {
     let config = format!("{c}-edxanalytics");
     sim.foreign_bucket(&config, None, true);
     let r = mk(&sim, &a, dir.path(), &["--client", &c]);
-    refused(&r, &[&config, "another AWS account", &a.id, "--edxanalytics-bucket"]);
+    r.refused(&[&config, "another AWS account", &a.id, "--edxanalytics-bucket"]);
     assert!(sim.fired().get("bucket-other-account").copied().unwrap_or(0) > 0, "{}", sim.log());
     let s3 = s3(&a).await;
     assert!(s3.head_bucket().bucket(format!("{c}-analytics-emr")).send().await.is_err(), "nothing created");

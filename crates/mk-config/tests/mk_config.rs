@@ -192,18 +192,6 @@ async fn emr_roles_come_from_mk_iams_document() {
     assert_eq!(emr["service_role"], "acme-emr-service");
 }
 
-/// Exit 1 with one error line naming each of `needles`, nothing changed.
-#[track_caller]
-fn refused(r: &ToolRun, needles: &[&str]) {
-    assert_eq!(r.status, 1, "expected exit 1; stderr:\n{}\nstdout:\n{}", r.stderr, r.stdout);
-    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "one error line expected in:\n{}", r.stderr);
-    for n in needles {
-        assert!(errors[0].contains(n), "error line {:?} should name {n:?}", errors[0]);
-    }
-    assert_eq!(r.mutating(), 0, "nothing sent: {}", r.json["api_calls"]);
-}
-
 /// A state document edited to name a bucket that is not this deployment's
 /// config bucket gets no credentials: the bucket's owner and tags
 /// (analytics:client and analytics:managed-by=mk-buckets) are checked before
@@ -230,7 +218,7 @@ async fn upload_refuses_a_bucket_that_is_not_the_deployments() {
         name_bucket(bucket);
         for extra in [&["--upload"][..], &["--upload", "--dry-run"]] {
             let r = mk_config(&a, &l, extra);
-            refused(&r, &[bucket.as_str(), "not this deployment's config bucket", tag]);
+            r.refused(&[bucket.as_str(), "not this deployment's config bucket", tag]);
         }
         let listed = s3.list_objects_v2().bucket(bucket.as_str()).send().await.unwrap();
         assert!(listed.contents().is_empty(), "nothing uploaded to {bucket}");
@@ -245,7 +233,7 @@ async fn upload_refuses_a_bucket_that_is_not_the_deployments() {
     let mut cmd = a.command(BIN);
     cmd.env("AWS_ENDPOINT_URL", sim.url()).arg("--client").arg(&l.client).arg("--secrets-dir").arg(&l.secrets);
     cmd.arg("--upload").args(std::fs::read_dir(&l.state).unwrap().map(|f| f.unwrap().path()));
-    refused(&run(&mut cmd), &[&foreign, "another AWS account", &a.id]);
+    run(&mut cmd).refused(&[&foreign, "another AWS account", &a.id]);
     assert!(sim.fired().get("bucket-other-account").copied().unwrap_or(0) > 0, "{}", sim.log());
 
     // The deployment's own bucket, tagged as mk-buckets tags it: uploaded.

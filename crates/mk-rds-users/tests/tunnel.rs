@@ -207,19 +207,7 @@ async fn edxapp_readonly_through_the_tunnel_with_the_directors_default_key() {
 #[tokio::test]
 async fn a_changed_host_key_is_refused_before_any_sql() {
     let w = World::new();
-    let other = w.tmp.path().join("other_host_key");
-    let made = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
-        .arg(&other)
-        .stdin(Stdio::null())
-        .status()
-        .expect("running ssh-keygen");
-    assert!(made.success());
-    let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
-    let other_pub = other_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-    let known_hosts = w.tmp.path().join("known_hosts");
-    let pin = format!("[{}]:{} {other_pub}\n", w.ssh.host, w.ssh.port);
-    std::fs::write(&known_hosts, &pin).unwrap();
+    let (known_hosts, pin) = w.ssh.pin_another_host_key(w.tmp.path());
 
     let r = run(w.with_key("--analytics").arg("--known-hosts").arg(&known_hosts));
     assert_eq!(r.status, 1, "{}", r.stderr);
