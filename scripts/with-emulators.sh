@@ -43,34 +43,13 @@ on_exit() {
     exit "$status"
 }
 
-# PID and all its descendants, found through /proc (no procps needed).
-# shellcheck disable=SC2317 # run by trap
-process_tree() {
-    local -A kids=()
-    local f stat pid ppid queue=("$1") out=()
-    for f in /proc/[0-9]*/stat; do
-        { stat=$(<"$f"); } 2>/dev/null || continue
-        pid=${f#/proc/}; pid=${pid%/stat}
-        stat=${stat##*) }
-        read -r _ ppid _ <<<"$stat"
-        kids[$ppid]+=" $pid"
-    done
-    while ((${#queue[@]})); do
-        pid=${queue[0]}; queue=("${queue[@]:1}")
-        out+=("$pid")
-        # shellcheck disable=SC2206 # a space-separated list of PIDs
-        queue+=(${kids[$pid]:-})
-    done
-    printf '%s\n' "${out[@]}"
-}
-
 # Pass the signal on to CMD and everything it started, wait for them, exit.
 # shellcheck disable=SC2317 # run by trap
 on_signal() {
     local sig=$1 code=$2 pids=() pid deadline=$((SECONDS + 10))
     trap - INT TERM
     if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then
-        mapfile -t pids < <(process_tree "$child")
+        mapfile -t pids < <(_emu_tree "$child")
         kill -s "$sig" "${pids[@]}" 2>/dev/null || true
         wait "$child" 2>/dev/null || true
         for pid in "${pids[@]}"; do
